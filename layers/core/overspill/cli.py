@@ -1,0 +1,36 @@
+"""The ``overspill`` command."""
+
+from __future__ import annotations
+
+import click
+
+from overspill.config import Settings, SettingsError
+
+
+@click.group()
+def main() -> None:
+    """Overspill: Claude Code on your Anthropic plan, Amazon Bedrock when the plan runs out."""
+
+
+@main.command()
+@click.option("--host", envvar="OVERSPILL_HOST", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", envvar="OVERSPILL_PORT", type=int, default=None, help="Port to listen on [8787].")
+@click.option("--anthropic-url", envvar="OVERSPILL_ANTHROPIC_URL", default=None,
+              help="Plan upstream [https://api.anthropic.com]; point it at a fake for offline work.")
+@click.option("--state-dir", envvar="OVERSPILL_STATE_DIR", default=None, type=click.Path(file_okay=False),
+              help="Where local state (tables, pepper, demo key) is kept across restarts [.overspill].")
+@click.option("--aws-port", envvar="OVERSPILL_AWS_PORT", type=int, default=0, show_default=True,
+              help="Port of the embedded AWS emulator (0: any free port).")
+def dev(host: str | None, port: int | None, anthropic_url: str | None, state_dir: str | None,
+        aws_port: int) -> None:
+    """Run Overspill locally on the embedded AWS emulator."""
+    from overspill.local import dev as local_dev
+
+    try:
+        settings = Settings.from_env(host=host, port=port, anthropic_url=anthropic_url, state_dir=state_dir)
+    except SettingsError as error:
+        raise click.BadParameter(str(error)) from None
+    try:
+        local_dev.run(settings, aws_port=aws_port)
+    except OSError as error:
+        raise click.ClickException(f"cannot start: {error}") from None

@@ -1,0 +1,105 @@
+"""Settings: one object, read once from ``OVERSPILL_*`` environment variables and validated at start-up.
+
+A stdlib dataclass rather than pydantic-settings: the proxy reads these on every cold start, and
+pydantic-settings alone costs ~200 ms of import time there (see docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "OVERSPILL_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    stage: str = "local"
+    region: str = "us-east-1"
+    # Endpoint for every AWS service (moto server in local runs); None means the real AWS endpoints.
+    aws_endpoint_url: str | None = None
+
+    users_table: str = "overspill-users"
+    access_keys_table: str = "overspill-access-keys"
+    usage_table: str = "overspill-usage-events"
+    pepper_secret_id: str = "overspill/access-key-pepper"
+
+    anthropic_url: str = "https://api.anthropic.com"
+    upstream_connect_timeout_s: float = 5.0
+    # Long enough for Lambda's 15-minute maximum: a slow extended-thinking stream must not be cut.
+    upstream_read_timeout_s: float = 900.0
+    upstream_max_connections: int = 200
+
+    key_cache_ttl_s: float = 30.0
+    key_cache_size: int = 10_000
+    key_last_used_interval_s: float = 300.0
+    max_body_bytes: int = 32 * 1024 * 1024
+    usage_ttl_days: int = 400
+
+    # Local run only.
+    host: str = "127.0.0.1"
+    port: int = 8787
+    state_dir: str = ".overspill"
+
+    def __post_init__(self) -> None:
+        for url_field in ("anthropic_url", "aws_endpoint_url"):
+            value = getattr(self, url_field)
+            if value is None:
+                continue
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError(f"{env_name(url_field)} must be an http(s) URL, got {value!r}")
+        for positive in ("upstream_connect_timeout_s", "upstream_read_timeout_s", "max_body_bytes",
+                         "key_cache_size", "usage_ttl_days", "upstream_max_connections"):
+            if getattr(self, positive) <= 0:
+                raise SettingsError(f"{env_name(positive)} must be greater than 0")
+        if self.key_cache_ttl_s < 0 or self.key_last_used_interval_s < 0:
+            raise SettingsError("cache and interval settings must not be negative")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"{env_name('port')} must be a TCP port, got {self.port}")
+
+    @property
+    def anthropic_base(self) -> str:
+        return self.anthropic_url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``OVERSPILL_*`` variables; explicit overrides (e.g. CLI flags) win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in another process (e.g. a Lambda)."""
+        return {env_name(f.name): str(getattr(self, f.name))
+                for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{env_name(name)} must be a number, got {raw!r}") from None
+    return raw
+
+

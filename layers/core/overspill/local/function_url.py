@@ -1,0 +1,253 @@
+"""A Function URL emulator: HTTP requests → payload-v2.0 events → a handler → a truly streamed response.
+
+It drives handlers through the same contract as ``layers/streaming`` on Lambda — ``handler(event, context)``
+returning ``{"statusCode", "headers", "cookies", "body"}`` where ``body`` may be an iterable of bytes whose
+``close()`` is called once the response has ended — so one handler serves both unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+Handler = Callable[[dict[str, Any], Any], Any]
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
+               "application/x-www-form-urlencoded")
+_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class LocalContext:
+    """The context object Lambda passes, with the fields handlers (and Powertools) read."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    timeout_s: float = 900.0
+    invoked_function_arn: str = ""
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionUrlServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # bursts of concurrent Claude Code sessions must not be refused
+
+    def __init__(self, address: tuple[str, int], handler: Handler, *, function_name: str = "proxy",
+                 extra_routes: dict[str, Callable[[], tuple[int, dict[str, str], bytes]]] | None = None) -> None:
+        self.handler = handler
+        self.function_name = function_name
+        self.extra_routes = extra_routes or {}
+        super().__init__(address, _RequestHandler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def serve_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="function-url", daemon=True)
+        thread.start()
+        return thread
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # one SSE event per write must not wait for the peer's delayed ACK
+    server: FunctionUrlServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # request lines carry access keys in their paths: never print them
+
+    def _serve(self) -> None:
+        path, _, query = self.path.partition("?")
+        extra = self.server.extra_routes.get(path)
+        if extra is not None:
+            status, headers, payload = extra()
+            self._write_buffered(status, headers, [], payload)
+            return
+        try:
+            body = self._read_body()
+        except ValueError as error:
+            self._write_buffered(400, {"content-type": "application/json"}, [],
+                                 orjson.dumps({"message": str(error)}))
+            self.close_connection = True
+            return
+        event = self._event(path, query, body)
+        context = LocalContext(self.server.function_name)
+        try:
+            result = self.server.handler(event, context)
+        except Exception as error:  # noqa: BLE001 - Function URLs answer 502 when the function fails
+            print(f'{{"level":"ERROR","message":"handler failed","error":"{type(error).__name__}"}}',
+                  file=sys.stderr)
+            self._write_buffered(502, {"content-type": "application/json"}, [],
+                                 b'{"Message":"Internal Server Error"}')
+            return
+        self._write_result(result)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            size = 0
+            while True:
+                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                size += length
+                if size > _MAX_REQUEST_BYTES:
+                    raise ValueError("request body too large")
+                parts.append(self.rfile.read(length))
+                self.rfile.readline()
+        length = int(self.headers.get("content-length") or 0)
+        if length > _MAX_REQUEST_BYTES:
+            raise ValueError("request body too large")
+        return self.rfile.read(length) if length else b""
+
+    def _event(self, path: str, query: str, body: bytes) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in self.headers.items():
+            name = name.lower()
+            if name == "cookie":
+                cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            else:
+                # Function URLs join repeated headers with commas, like this.
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
+        content_type = headers.get("content-type", "")
+        is_text = not body or content_type.startswith(_TEXT_TYPES)
+        if is_text:
+            try:
+                encoded, is_base64 = body.decode("utf-8"), False
+            except UnicodeDecodeError:
+                encoded, is_base64 = base64.b64encode(body).decode(), True
+        else:
+            encoded, is_base64 = base64.b64encode(body).decode(), True
+        now = datetime.now(UTC)
+        request_id = str(uuid.uuid4())
+        return {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "cookies": cookies or None,
+            "headers": headers,
+            "queryStringParameters": None,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": "local",
+                "domainName": headers.get("host", "localhost"),
+                "http": {
+                    "method": self.command,
+                    "path": path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": self.client_address[0],
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": request_id,
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
+            },
+            "body": encoded if body else None,
+            "isBase64Encoded": is_base64,
+        }
+
+    def _write_result(self, result: Any) -> None:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            self._write_buffered(200, {"content-type": "application/json"}, [], orjson.dumps(result))
+            return
+        status = int(result["statusCode"])
+        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        cookies = list(result.get("cookies") or [])
+        body = result.get("body")
+        if body is None or isinstance(body, (bytes, str)):
+            payload = body or b""
+            if isinstance(payload, str):
+                payload = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+            self._write_buffered(status, headers, cookies, payload)
+            _close(body)
+            return
+        self._write_streamed(status, headers, cookies, body)
+
+    def _start(self, status: int, headers: dict[str, str], cookies: list[str]) -> None:
+        self.send_response_only(status)
+        self.send_header("date", self.date_time_string())
+        for name, value in headers.items():
+            if name not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        for cookie in cookies:
+            self.send_header("set-cookie", cookie)
+
+    def _write_buffered(self, status: int, headers: dict[str, str], cookies: list[str], payload: bytes) -> None:
+        self._start(status, headers, cookies)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD" and payload:
+            self.wfile.write(payload)
+        self.wfile.flush()
+
+    def _write_streamed(self, status: int, headers: dict[str, str], cookies: list[str],
+                        body: Iterable[bytes]) -> None:
+        try:
+            self._start(status, headers, cookies)
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            if self.command != "HEAD":
+                for chunk in body:
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            # The client left: stop producing (close() below cancels the upstream) and drop the connection.
+            self.close_connection = True
+        except Exception as error:  # noqa: BLE001 - as on Lambda: the stream ends without its last chunk
+            print(f'{{"level":"ERROR","message":"response stream failed","error":"{type(error).__name__}"}}',
+                  file=sys.stderr)
+            self.close_connection = True
+        finally:
+            _close(body)
+
+
+def _close(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as error:  # noqa: BLE001
+        print(f'{{"level":"ERROR","message":"body close failed","error":"{type(error).__name__}"}}',
+              file=sys.stderr)

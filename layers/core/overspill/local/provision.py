@@ -1,0 +1,40 @@
+"""Create what the CDK app would create — tables (with TTL and streams), the pepper secret — on moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from overspill.aws import client
+from overspill.config import Settings
+from overspill.pepper import new_pepper
+from overspill.store.schema import all_table_specs, create_table_request
+
+
+def provision(settings: Settings, *, pepper: str | None = None) -> str:
+    """Make every resource exist (idempotent). Returns the pepper in use."""
+    create_tables(settings)
+    return ensure_pepper(settings, pepper)
+
+
+def create_tables(settings: Settings) -> None:
+    dynamodb = client("dynamodb", settings)
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for spec in all_table_specs():
+        name = getattr(settings, spec.settings_field)
+        if name in existing:
+            continue
+        dynamodb.create_table(**create_table_request(spec, name))
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
+
+
+def ensure_pepper(settings: Settings, pepper: str | None = None) -> str:
+    secrets: Any = client("secretsmanager", settings)
+    try:
+        return secrets.get_secret_value(SecretId=settings.pepper_secret_id)["SecretString"]
+    except secrets.exceptions.ResourceNotFoundException:
+        value = pepper or new_pepper()
+        secrets.create_secret(Name=settings.pepper_secret_id, SecretString=value,
+                              Description="Overspill access-key pepper (HMAC key)")
+        return value

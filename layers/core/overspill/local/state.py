@@ -1,0 +1,62 @@
+"""Local state that survives a restart of ``overspill dev``: the tables' items and the pepper, in files
+under the state directory. (moto keeps everything in memory; this is the local run's disk.)"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from overspill.aws import client
+from overspill.config import Settings
+from overspill.store.schema import all_table_specs
+
+PEPPER_FILE = "pepper"
+TABLES_FILE = "tables.json"
+DEMO_KEY_FILE = "demo-access-key"
+
+
+class LocalState:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)  # holds the pepper and the demo key
+
+    def read(self, name: str) -> str | None:
+        path = self.directory / name
+        return path.read_text().strip() if path.exists() else None
+
+    def write_secret(self, name: str, value: str) -> None:
+        path = self.directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+
+    def save_tables(self, settings: Settings) -> int:
+        """Write every table's items (DynamoDB JSON); returns how many items were saved."""
+        dynamodb = client("dynamodb", settings)
+        snapshot: dict[str, list[dict]] = {}
+        for spec in all_table_specs():
+            items: list[dict] = []
+            for page in dynamodb.get_paginator("scan").paginate(TableName=getattr(settings, spec.settings_field)):
+                items.extend(page["Items"])
+            snapshot[spec.settings_field] = items
+        temporary = self.directory / (TABLES_FILE + ".tmp")
+        temporary.write_bytes(orjson.dumps(snapshot))
+        os.chmod(temporary, 0o600)
+        temporary.replace(self.directory / TABLES_FILE)  # atomic: a crash never leaves half a snapshot
+        return sum(len(items) for items in snapshot.values())
+
+    def restore_tables(self, settings: Settings) -> int:
+        path = self.directory / TABLES_FILE
+        if not path.exists():
+            return 0
+        snapshot = orjson.loads(path.read_bytes())
+        dynamodb = client("dynamodb", settings)
+        restored = 0
+        for spec in all_table_specs():
+            for item in snapshot.get(spec.settings_field, []):
+                dynamodb.put_item(TableName=getattr(settings, spec.settings_field), Item=item)
+                restored += 1
+        return restored

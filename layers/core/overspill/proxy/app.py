@@ -1,0 +1,50 @@
+"""Wiring: one Proxy per instance, built on first use from Settings and reused across invocations."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from overspill.auth import Authenticator
+from overspill.aws import client
+from overspill.config import Settings
+from overspill.pepper import PepperProvider
+from overspill.proxy import function_url
+from overspill.proxy.pipeline import Proxy
+from overspill.store.access_keys import AccessKeyRepository
+from overspill.store.models import bind_models
+from overspill.store.usage import UsageRepository
+from overspill.store.users import UserRepository
+from overspill.upstream.anthropic import AnthropicUpstream
+
+
+def build_proxy(settings: Settings) -> Proxy:
+    bind_models(settings)
+    pepper = PepperProvider(client("secretsmanager", settings), settings.pepper_secret_id)
+    authenticator = Authenticator(
+        AccessKeyRepository(), UserRepository(), pepper,
+        cache_ttl_s=settings.key_cache_ttl_s, cache_size=settings.key_cache_size,
+        last_used_interval_s=settings.key_last_used_interval_s,
+    )
+    return Proxy(authenticator, AnthropicUpstream(settings),
+                 UsageRepository(retention=timedelta(days=settings.usage_ttl_days)),
+                 max_body_bytes=settings.max_body_bytes)
+
+
+_proxy: Proxy | None = None
+_lock = threading.Lock()
+
+
+def instance_proxy() -> Proxy:
+    global _proxy
+    if _proxy is None:
+        with _lock:
+            if _proxy is None:
+                _proxy = build_proxy(Settings.from_env())
+    return _proxy
+
+
+def handle_function_url_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    proxy = instance_proxy()
+    return function_url.to_response(proxy.handle(function_url.to_request(event, context)))

@@ -1,0 +1,61 @@
+"""Access-key repository: keys are found only by the HMAC of their plain value."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from overspill.keys import AccessKey, KeyStatus, NewKey
+from overspill.store.models import AccessKeyModel
+
+
+class AccessKeyRepository:
+    def find(self, key_hash: str) -> AccessKey | None:
+        try:
+            # Eventually consistent: half the cost, and a just-issued key is seldom used within a second.
+            return _to_key(AccessKeyModel.get(key_hash))
+        except DoesNotExist:
+            return None
+
+    def add(self, user_id: str, new_key: NewKey, *, expires_at: datetime | None = None) -> AccessKey:
+        item = AccessKeyModel(
+            new_key.key_hash, key_id=f"key_{uuid.uuid4().hex[:16]}", user_id=user_id,
+            prefix=new_key.prefix, status=KeyStatus.ACTIVE.value, created_at=datetime.now(UTC),
+            expires_at=expires_at,
+        )
+        item.save(condition=AccessKeyModel.key_hash.does_not_exist())
+        return _to_key(item)
+
+    def revoke(self, key_hash: str) -> None:
+        AccessKeyModel(key_hash).update(
+            actions=[AccessKeyModel.status.set(KeyStatus.REVOKED.value),
+                     AccessKeyModel.revoked_at.set(datetime.now(UTC))],
+            condition=AccessKeyModel.key_hash.exists(),
+        )
+
+    def touch_last_used(self, key_hash: str, now: datetime, min_interval: timedelta) -> bool:
+        """Record use at most once per ``min_interval`` across all instances (a conditional write)."""
+        stale_before = now - min_interval
+        try:
+            AccessKeyModel(key_hash).update(
+                actions=[AccessKeyModel.last_used_at.set(now)],
+                condition=AccessKeyModel.key_hash.exists() & (
+                    AccessKeyModel.last_used_at.does_not_exist()
+                    | (AccessKeyModel.last_used_at < stale_before)
+                ),
+            )
+            return True
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False  # another instance recorded it recently enough
+            raise
+
+
+def _to_key(item: AccessKeyModel) -> AccessKey:
+    return AccessKey(
+        key_hash=item.key_hash, key_id=item.key_id, user_id=item.user_id, prefix=item.prefix,
+        status=KeyStatus(item.status), created_at=item.created_at, expires_at=item.expires_at,
+        revoked_at=item.revoked_at, last_used_at=item.last_used_at,
+    )

@@ -1,0 +1,135 @@
+"""pynamodb models: the one description of every table's keys, indexes, TTL and stream.
+
+Table names, region and endpoint are bound at start-up from Settings (``bind_models``), so the same models
+serve Lambda (names from the CDK app), the local emulator and the tests.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from overspill.config import Settings
+
+
+class UserModel(Model):
+    class Meta:
+        table_name = "overspill-users"
+        settings_field = "users_table"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    team = UnicodeAttribute(null=True)
+    cost_center = UnicodeAttribute(null=True)
+    routing_mode = UnicodeAttribute(default="plan_first")
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class KeysByUserIndex(GlobalSecondaryIndex["AccessKeyModel"]):
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class AccessKeyModel(Model):
+    """One item per issued key, found by the HMAC of the plain key (the only way in)."""
+
+    class Meta:
+        table_name = "overspill-access-keys"
+        settings_field = "access_keys_table"
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    key_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    prefix = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+    last_used_at = UTCDateTimeAttribute(null=True)
+    by_user = KeysByUserIndex()
+
+
+class UsageByDayIndex(GlobalSecondaryIndex["UsageEventModel"]):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    day = UnicodeAttribute(hash_key=True)
+    occurred_at = UTCDateTimeAttribute(range_key=True)
+
+
+class UsageByUserIndex(GlobalSecondaryIndex["UsageEventModel"]):
+    class Meta:
+        index_name = "by_user"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    occurred_at = UTCDateTimeAttribute(range_key=True)
+
+
+class UsageEventModel(Model):
+    """One item per answered /v1/messages request; the table's stream feeds the rollups."""
+
+    class Meta:
+        table_name = "overspill-usage-events"
+        settings_field = "usage_table"
+        stream_view_type = "NEW_IMAGE"
+
+    request_id = UnicodeAttribute(hash_key=True)
+    occurred_at = UTCDateTimeAttribute()
+    day = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    key_prefix = UnicodeAttribute()
+    session_id = UnicodeAttribute(null=True)
+    model = UnicodeAttribute(null=True)
+    route = UnicodeAttribute()
+    endpoint = UnicodeAttribute()
+    status = NumberAttribute()
+    stop_reason = UnicodeAttribute(null=True)
+    error_type = UnicodeAttribute(null=True)
+    input_tokens = NumberAttribute(default=0)
+    output_tokens = NumberAttribute(default=0)
+    cache_creation_input_tokens = NumberAttribute(default=0)
+    cache_read_input_tokens = NumberAttribute(default=0)
+    ttfb_ms = NumberAttribute(null=True)
+    duration_ms = NumberAttribute()
+    overhead_ms = NumberAttribute(null=True)
+    streamed = BooleanAttribute()
+    client_disconnected = BooleanAttribute(default=False)
+    upstream_request_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    by_day = UsageByDayIndex()
+    by_user = UsageByUserIndex()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (UserModel, AccessKeyModel, UsageEventModel)
+
+
+def bind_models(settings: Settings) -> None:
+    """Point every model at this deployment's table names, region and (for moto) endpoint."""
+    for model in ALL_MODELS:
+        meta = model.Meta
+        meta.table_name = getattr(settings, meta.settings_field)
+        meta.region = settings.region
+        meta.host = settings.aws_endpoint_url
+        # Time out quickly and retry a little: a stuck DynamoDB call must not hold a developer's request.
+        meta.connect_timeout_seconds = 2
+        meta.read_timeout_seconds = 5
+        meta.max_retry_attempts = 3
+        model._connection = None  # forget a connection bound to the previous settings

@@ -1,0 +1,80 @@
+"""Usage-event repository: one idempotent write per request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from overspill.store.models import UsageEventModel
+from overspill.usage.events import TokenUsage, UsageEvent
+
+
+class UsageRepository:
+    def __init__(self, retention: timedelta) -> None:
+        self._retention = retention
+
+    def record(self, event: UsageEvent) -> bool:
+        """Write the event once; a repeated write of the same request id is a no-op (returns False)."""
+        item = UsageEventModel(
+            event.request_id,
+            occurred_at=event.occurred_at,
+            day=event.occurred_at.strftime("%Y-%m-%d"),
+            user_id=event.user_id,
+            key_prefix=event.key_prefix,
+            session_id=event.session_id,
+            model=event.model,
+            route=event.route,
+            endpoint=event.endpoint,
+            status=event.status,
+            stop_reason=event.stop_reason,
+            error_type=event.error_type,
+            input_tokens=event.tokens.input_tokens,
+            output_tokens=event.tokens.output_tokens,
+            cache_creation_input_tokens=event.tokens.cache_creation_input_tokens,
+            cache_read_input_tokens=event.tokens.cache_read_input_tokens,
+            ttfb_ms=_round(event.ttfb_ms),
+            duration_ms=_round(event.duration_ms),
+            overhead_ms=_round(event.overhead_ms),
+            streamed=event.streamed,
+            client_disconnected=event.client_disconnected,
+            upstream_request_id=event.upstream_request_id,
+            expires_at=event.occurred_at + self._retention,
+        )
+        try:
+            item.save(condition=UsageEventModel.request_id.does_not_exist())
+            return True
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def get(self, request_id: str) -> UsageEvent | None:
+        try:
+            return _to_event(UsageEventModel.get(request_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def for_user(self, user_id: str) -> list[UsageEvent]:
+        ids = [i.request_id for i in UsageEventModel.by_user.query(user_id)]
+        return [_to_event(i) for i in UsageEventModel.batch_get(ids)] if ids else []
+
+    def on_day(self, day: str) -> list[UsageEvent]:
+        return [_to_event(i) for i in UsageEventModel.by_day.query(day)]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _to_event(item: UsageEventModel) -> UsageEvent:
+    return UsageEvent(
+        request_id=item.request_id, occurred_at=item.occurred_at, user_id=item.user_id,
+        key_prefix=item.key_prefix, route=item.route, endpoint=item.endpoint, status=int(item.status),
+        streamed=item.streamed, duration_ms=float(item.duration_ms), session_id=item.session_id,
+        model=item.model, stop_reason=item.stop_reason, error_type=item.error_type,
+        tokens=TokenUsage(int(item.input_tokens), int(item.output_tokens),
+                          int(item.cache_creation_input_tokens), int(item.cache_read_input_tokens)),
+        ttfb_ms=item.ttfb_ms, overhead_ms=item.overhead_ms, client_disconnected=item.client_disconnected,
+        upstream_request_id=item.upstream_request_id,
+    )

@@ -1,0 +1,44 @@
+"""User repository."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import DoesNotExist
+
+from overspill.store.models import UserModel
+from overspill.users import RoutingMode, User, UserStatus
+
+
+class UserRepository:
+    def get(self, user_id: str) -> User | None:
+        try:
+            return _to_user(UserModel.get(user_id))
+        except DoesNotExist:
+            return None
+
+    def create(self, name: str, *, email: str | None = None, team: str | None = None,
+               cost_center: str | None = None, routing_mode: RoutingMode = RoutingMode.PLAN_FIRST,
+               user_id: str | None = None) -> User:
+        now = datetime.now(UTC)
+        item = UserModel(
+            user_id or f"usr_{uuid.uuid4().hex[:16]}",
+            name=name, email=email, team=team, cost_center=cost_center,
+            routing_mode=routing_mode.value, status=UserStatus.ACTIVE.value,
+            created_at=now, updated_at=now,
+        )
+        item.save(condition=UserModel.user_id.does_not_exist())
+        return _to_user(item)
+
+    def any_exists(self) -> bool:
+        return next(iter(UserModel.scan(limit=1)), None) is not None
+
+
+def _to_user(item: UserModel) -> User:
+    return User(
+        user_id=item.user_id, name=item.name, email=item.email, team=item.team,
+        cost_center=item.cost_center, routing_mode=RoutingMode(item.routing_mode),
+        status=UserStatus(item.status), created_at=item.created_at, updated_at=item.updated_at,
+        version=item.version or 0,
+    )

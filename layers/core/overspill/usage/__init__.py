@@ -1,0 +1,1 @@
+"""Usage: reading token counts from answers on the way through, and the usage event recorded per request."""
