@@ -1,7 +1,6 @@
 """Settings from OVERSPILL_* variables, validated at start-up with messages naming the variable."""
 
 import pytest
-
 from overspill.config import Settings, SettingsError
 
 

@@ -7,6 +7,7 @@ what to do. ``x-should-retry: false`` stops Claude Code's ten retries when retry
 from __future__ import annotations
 
 import uuid
+
 import orjson
 
 ERROR_TYPES = {

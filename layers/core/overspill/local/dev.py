@@ -4,6 +4,7 @@ emulator, state kept under the state directory."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -66,6 +67,7 @@ class DevServer:
         from moto.server import ThreadedMotoServer  # local-only dependency
 
         os.environ.update(_LOCAL_AWS_ENV)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log is noise here
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

@@ -8,7 +8,6 @@ returning ``{"statusCode", "headers", "cookies", "body"}`` where ``body`` may be
 from __future__ import annotations
 
 import base64
-import socket
 import sys
 import threading
 import time
@@ -134,54 +133,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _event(self, path: str, query: str, body: bytes) -> dict[str, Any]:
-        headers: dict[str, str] = {}
-        cookies: list[str] = []
-        for name, value in self.headers.items():
-            name = name.lower()
-            if name == "cookie":
-                cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            else:
-                # Function URLs join repeated headers with commas, like this.
-                headers[name] = f"{headers[name]},{value}" if name in headers else value
-        content_type = headers.get("content-type", "")
-        is_text = not body or content_type.startswith(_TEXT_TYPES)
-        if is_text:
-            try:
-                encoded, is_base64 = body.decode("utf-8"), False
-            except UnicodeDecodeError:
-                encoded, is_base64 = base64.b64encode(body).decode(), True
-        else:
-            encoded, is_base64 = base64.b64encode(body).decode(), True
-        now = datetime.now(UTC)
-        request_id = str(uuid.uuid4())
-        return {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": query,
-            "cookies": cookies or None,
-            "headers": headers,
-            "queryStringParameters": None,
-            "requestContext": {
-                "accountId": "anonymous",
-                "apiId": "local",
-                "domainName": headers.get("host", "localhost"),
-                "http": {
-                    "method": self.command,
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": self.client_address[0],
-                    "userAgent": headers.get("user-agent", ""),
-                },
-                "requestId": request_id,
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "timeEpoch": int(now.timestamp() * 1000),
-            },
-            "body": encoded if body else None,
-            "isBase64Encoded": is_base64,
-        }
+        return function_url_event(self.command, path, query, list(self.headers.items()), body,
+                                  source_ip=self.client_address[0])
 
     def _write_result(self, result: Any) -> None:
         if not isinstance(result, dict) or "statusCode" not in result:
@@ -231,7 +184,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                         self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
             # The client left: stop producing (close() below cancels the upstream) and drop the connection.
             self.close_connection = True
         except Exception as error:  # noqa: BLE001 - as on Lambda: the stream ends without its last chunk
@@ -251,3 +204,54 @@ def _close(body: Any) -> None:
     except Exception as error:  # noqa: BLE001
         print(f'{{"level":"ERROR","message":"body close failed","error":"{type(error).__name__}"}}',
               file=sys.stderr)
+
+
+def function_url_event(method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes,
+                       *, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    """The payload-v2.0 event a Lambda Function URL would deliver for this HTTP request."""
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        name = name.lower()
+        if name == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+        else:
+            # Function URLs join repeated headers with commas, like this.
+            joined[name] = f"{joined[name]},{value}" if name in joined else value
+    content_type = joined.get("content-type", "")
+    if body and content_type.startswith(_TEXT_TYPES):
+        try:
+            encoded, is_base64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            encoded, is_base64 = base64.b64encode(body).decode(), True
+    else:
+        encoded, is_base64 = base64.b64encode(body).decode(), bool(body)
+    now = datetime.now(UTC)
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "cookies": cookies or None,
+        "headers": joined,
+        "queryStringParameters": None,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": joined.get("host", "localhost"),
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": encoded if body else None,
+        "isBase64Encoded": is_base64,
+    }

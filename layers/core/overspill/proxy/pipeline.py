@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import orjson
 
@@ -42,6 +41,9 @@ class Proxy:
         self._max_body_bytes = max_body_bytes
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
+        # Per-thread log keys: the local emulator serves many requests at once in one process.
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(request_id=request.request_id)
         route = routes.match(request.method, request.path)
         if route is None:
             return self._refuse(request, GatewayError(
@@ -57,7 +59,7 @@ class Proxy:
         except GatewayError as refusal:
             logger.info("request refused", extra={"status": refusal.status, "reason": refusal.error_type})
             return self._refuse(request, refusal)
-        logger.append_keys(user_id=caller.user.user_id, key_prefix=caller.key.prefix)
+        logger.thread_safe_append_keys(user_id=caller.user.user_id, key_prefix=caller.key.prefix)
         try:
             body = self._check_body(route, request)
         except GatewayError as refusal:

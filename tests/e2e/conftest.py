@@ -1,0 +1,108 @@
+"""End-to-end fixtures: `overspill dev` as a real subprocess, against a fake Anthropic on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fake_anthropic import FakeAnthropic
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORT_LINE = re.compile(r"^export ANTHROPIC_BASE_URL=(http://[^/]+)/ak/(\S+)$")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class DevRun:
+    process: subprocess.Popen
+    url: str
+    key: str
+    output: list[str]
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/ak/{self.key}"
+
+    def log_text(self) -> str:
+        return "".join(self.output)
+
+
+def start_dev(anthropic_url: str, state_dir: Path, port: int | None = None, timeout_s: float = 60) -> DevRun:
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSPILL_")}
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "overspill"), "dev", "--port", str(port), "--anthropic-url", anthropic_url,
+         "--state-dir", str(state_dir)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    output: list[str] = []
+    found: dict[str, str] = {}
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            match = EXPORT_LINE.match(line.strip())
+            if match:
+                found.update(url=match.group(1), key=match.group(2))
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(timeout_s):
+        process.kill()
+        raise AssertionError("overspill dev did not print its export line:\n" + "".join(output))
+    run = DevRun(process, found["url"], found["key"], output)
+    deadline = time.monotonic() + 10
+    while httpx.get(run.url + "/healthz").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return run
+
+
+def stop_dev(run: DevRun) -> None:
+    run.process.terminate()
+    try:
+        run.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        run.process.kill()
+        run.process.wait()
+
+
+@pytest.fixture(scope="session")
+def anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def dev(anthropic: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
+    run = start_dev(anthropic.url, tmp_path_factory.mktemp("state"))
+    yield run
+    stop_dev(run)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fake(anthropic: FakeAnthropic) -> None:
+    anthropic.clear()
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,55 @@
+"""Fixtures for the integration tier: servers on loopback, each cleaned up after its test."""
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.runtime_api import RuntimeApiEmulator
+
+
+@pytest.fixture
+def runtime_api() -> Iterator[RuntimeApiEmulator]:
+    """A Lambda Runtime API emulator with streaming (/response with chunks and trailers) on 127.0.0.1."""
+    with RuntimeApiEmulator() as api:
+        yield api
+
+
+# --- The gateway in-process (moto + the real proxy behind the Function URL emulator) against a fake Anthropic.
+
+from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
+from tests.support.gateway import Developer, LocalGateway  # noqa: E402
+
+
+@pytest.fixture
+def anthropic() -> Iterator[FakeAnthropic]:
+    """A fake Anthropic API on loopback speaking real SSE and real error bodies."""
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def gateway(anthropic: FakeAnthropic) -> Iterator[LocalGateway]:
+    with LocalGateway(anthropic.url, key_cache_ttl_s=0.3, upstream_connect_timeout_s=1.0) as gw:
+        yield gw
+
+
+@pytest.fixture
+def developer(gateway: LocalGateway) -> Developer:
+    return gateway.add_developer("Ada")
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything the overspill logger writes during the test, formatted as in production (JSON lines)."""
+    from overspill.observability import logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        logger.removeHandler(handler)
