@@ -831,6 +831,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never keeps the test process alive
+    request_queue_size = 256  # a burst of concurrent streams must not overflow the listen backlog
     block_on_close = False  # stop() shuts the sockets itself; do not wait for stream threads
     allow_reuse_address = True
 

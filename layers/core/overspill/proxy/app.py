@@ -13,7 +13,7 @@ from overspill.pepper import PepperProvider
 from overspill.proxy import function_url
 from overspill.proxy.pipeline import Proxy
 from overspill.store.access_keys import AccessKeyRepository
-from overspill.store.models import bind_models
+from overspill.store.models import bind_models, warm_connections
 from overspill.store.usage import UsageRepository
 from overspill.store.users import UserRepository
 from overspill.upstream.anthropic import AnthropicUpstream
@@ -21,6 +21,7 @@ from overspill.upstream.anthropic import AnthropicUpstream
 
 def build_proxy(settings: Settings) -> Proxy:
     bind_models(settings)
+    warm_connections()
     pepper = PepperProvider(client("secretsmanager", settings), settings.pepper_secret_id)
     authenticator = Authenticator(
         AccessKeyRepository(), UserRepository(), pepper,

@@ -132,4 +132,13 @@ def bind_models(settings: Settings) -> None:
         meta.connect_timeout_seconds = 2
         meta.read_timeout_seconds = 5
         meta.max_retry_attempts = 3
+        meta.max_pool_connections = 64  # the local emulator serves many requests at once in one process
         model._connection = None  # forget a connection bound to the previous settings
+
+
+def warm_connections() -> None:
+    """Create each model's botocore client now, once. pynamodb creates it lazily without a lock, so a burst
+    of first requests on many threads would each build one (~0.1 s of CPU apiece); on Lambda this moves the
+    cost into the init phase."""
+    for model in ALL_MODELS:
+        model._get_connection().connection.client  # noqa: B018 - the property creates the client

@@ -1,0 +1,104 @@
+"""The CDK app synthesised in-process, once per configuration per session (a synth takes a few seconds)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# jsii starts node when aws_cdk is imported; this keeps its end-of-life banner out of the test output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import pytest  # noqa: E402
+from aws_cdk import Stack  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra.app import build_app  # noqa: E402
+from overspill.config import env_name  # noqa: E402
+from overspill.store.schema import TableSpec, all_table_specs  # noqa: E402
+
+# Prod as a CLI user would deploy it: `-c stage=prod -c proxyMemoryMb=1536` (context values as strings).
+PROD_CONTEXT = {"stage": "prod", "proxyMemoryMb": "1536"}
+
+
+@dataclass
+class Synth:
+    """One synthesised stack: the assertions Template, its JSON, and where its assets were staged."""
+
+    stack: Stack
+    template: Template
+    json: dict[str, Any]
+    outdir: Path
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.json["Resources"].items() if v["Type"] == type_}
+
+    def only(self, type_: str) -> tuple[str, dict[str, Any]]:
+        found = self.resources(type_)
+        assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    @property
+    def function(self) -> tuple[str, dict[str, Any]]:
+        return self.only("AWS::Lambda::Function")
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return self.function[1]["Properties"]["Environment"]["Variables"]
+
+    def table_for(self, spec: TableSpec) -> tuple[str, dict[str, Any]]:
+        """The table the proxy is told to use for this spec (followed from its OVERSPILL_* variable)."""
+        name = env_name(spec.settings_field)
+        value = self.environment.get(name)
+        assert isinstance(value, dict) and set(value) == {"Ref"}, f"{name} should Ref a table, is {value!r}"
+        logical_id = value["Ref"]
+        resource = self.json["Resources"][logical_id]
+        assert resource["Type"] == "AWS::DynamoDB::GlobalTable", f"{name} names a {resource['Type']}"
+        return logical_id, resource
+
+    def asset_dir(self, logical_id: str) -> Path:
+        """The staged asset directory of a Lambda function or layer (needs asset metadata enabled)."""
+        path = self.json["Resources"][logical_id]["Metadata"]["aws:asset:path"]
+        return self.outdir / path
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Synth]]:
+    cache: dict[str, Synth] = {}
+
+    def _synth(**context: Any) -> Synth:
+        key = json.dumps(context, sort_keys=True)
+        if key not in cache:
+            outdir = tmp_path_factory.mktemp("cdk.out")
+            app = build_app({**context, "aws:cdk:enable-asset-metadata": True}, outdir=str(outdir))
+            (stack,) = [c for c in app.node.children if isinstance(c, Stack)]
+            template = Template.from_stack(stack)
+            cache[key] = Synth(stack, template, template.to_json(), outdir)
+        return cache[key]
+
+    yield _synth
+
+
+@pytest.fixture(scope="session")
+def dev(synth: Callable[..., Synth]) -> Synth:
+    return synth()
+
+
+@pytest.fixture(scope="session")
+def prod(synth: Callable[..., Synth]) -> Synth:
+    return synth(**PROD_CONTEXT)
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def any_stage(request: pytest.FixtureRequest) -> Synth:
+    return request.getfixturevalue(request.param)
+
+
+SPECS = all_table_specs()
+
+
+def spec_id(spec: TableSpec) -> str:
+    return spec.settings_field

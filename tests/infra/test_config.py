@@ -1,0 +1,76 @@
+"""Deployment configuration from CDK context: defaults, conversion, and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.app import build_app, cdk_json_context
+from infra.config import CONTEXT_KEYS, ConfigError, DeployConfig
+
+
+def test_cdk_json_defaults_are_the_documented_defaults():
+    context = cdk_json_context()
+    assert set(CONTEXT_KEYS) <= set(context)
+    assert DeployConfig.from_context(context) == DeployConfig()
+    config = DeployConfig()
+    assert (config.stage, config.bedrock_region, config.proxy_memory_mb, config.usage_retention_days,
+            config.anthropic_url) == ("dev", "us-east-1", 1024, 400, "https://api.anthropic.com")
+
+
+def test_cdk_json_runs_the_app_from_the_venv():
+    import json
+    from pathlib import Path
+
+    cdk_json = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())
+    assert cdk_json["app"] == ".venv/bin/python -m infra.app"
+
+
+def test_values_from_the_command_line_are_strings():
+    config = DeployConfig.from_context({"stage": "qa", "proxyMemoryMb": "2048", "usageRetentionDays": "30",
+                                        "logLevel": "debug"})
+    assert (config.stage, config.proxy_memory_mb, config.usage_retention_days, config.log_level) == (
+        "qa", 2048, 30, "DEBUG")
+    assert not config.is_production
+
+
+def test_missing_values_take_defaults():
+    assert DeployConfig.from_context({}) == DeployConfig()
+    assert DeployConfig.from_context({"stage": ""}) == DeployConfig()
+
+
+@pytest.mark.parametrize("stage", ["Prod", "my_stage", "1dev", "dev-", "-dev", "a" * 17, "dev stage", "dév"])
+def test_bad_stage_names_are_refused(stage):
+    with pytest.raises(ConfigError, match="'stage'"):
+        DeployConfig.from_context({"stage": stage})
+
+
+@pytest.mark.parametrize("memory", ["lots", "1.5", 64, 127, 10_241, "20000", True, -1, "-128"])
+def test_bad_memory_sizes_are_refused(memory):
+    with pytest.raises(ConfigError, match="proxyMemoryMb"):
+        DeployConfig.from_context({"proxyMemoryMb": memory})
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("bedrockRegion", "virginia"),
+    ("bedrockRegion", "US-EAST-1"),
+    ("usageRetentionDays", 0),
+    ("usageRetentionDays", "forever"),
+    ("anthropicUrl", "http://api.anthropic.com"),
+    ("anthropicUrl", "api.anthropic.com"),
+    ("anthropicUrl", "https://api.anthropic.com/?x=1"),
+    ("logLevel", "LOUD"),
+    ("stage", 7),
+])
+def test_other_bad_values_are_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError, match=key):
+        DeployConfig.from_context({key: value})
+
+
+def test_the_app_refuses_bad_context_before_building_anything():
+    with pytest.raises(ConfigError, match="proxyMemoryMb"):
+        build_app({"proxyMemoryMb": "64"})
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        DeployConfig().stage = "prod"  # type: ignore[misc]

@@ -1,0 +1,195 @@
+"""The proxy function, its layers and its Function URL, as synthesised."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from infra.config import DeployConfig
+from overspill.config import ENV_PREFIX, Settings, env_name
+from tests.infra.conftest import SPECS, spec_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _layers(synth) -> dict[str, dict]:
+    return synth.resources("AWS::Lambda::LayerVersion")
+
+
+def _layer_with(synth, marker: str) -> str:
+    """The logical id of the layer whose staged asset contains ``marker``."""
+    found = [lid for lid in _layers(synth) if (synth.asset_dir(lid) / marker).exists()]
+    assert len(found) == 1, f"expected one layer containing {marker}, found {found}"
+    return found[0]
+
+
+def test_function_runtime_architecture_handler_and_limits(any_stage):
+    props = any_stage.function[1]["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "handler.handler"
+    assert props["Timeout"] == 900
+
+
+def test_memory_comes_from_context(dev, prod):
+    assert dev.function[1]["Properties"]["MemorySize"] == DeployConfig().proxy_memory_mb == 1024
+    assert prod.function[1]["Properties"]["MemorySize"] == 1536  # -c proxyMemoryMb=1536
+
+
+def test_exec_wrapper_starts_the_streaming_runtime(dev):
+    env = dev.environment
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/streaming-bootstrap"
+    # The wrapper is at the root of a layer (layers are unpacked to /opt) and is executable.
+    streaming = _layer_with(dev, "streaming-bootstrap")
+    wrapper = dev.asset_dir(streaming) / "streaming-bootstrap"
+    assert os.access(wrapper, os.X_OK)
+    assert (dev.asset_dir(streaming) / "python" / "lambda_streaming" / "__main__.py").is_file()
+
+
+def test_both_layers_are_attached_for_python312_arm64(any_stage):
+    layers = _layers(any_stage)
+    assert len(layers) == 2
+    attached = any_stage.function[1]["Properties"]["Layers"]
+    assert sorted(ref["Ref"] for ref in attached) == sorted(layers)
+    for layer in layers.values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_assets_hold_code_not_caches(dev):
+    core = dev.asset_dir(_layer_with(dev, "python/overspill/__init__.py"))
+    streaming = dev.asset_dir(_layer_with(dev, "streaming-bootstrap"))
+    code = dev.asset_dir(dev.function[0])
+    assert (code / "handler.py").is_file()
+    assert (core / "python" / "pynamodb").is_dir() and (core / "python" / "httpx").is_dir()
+    assert sorted(p.name for p in streaming.iterdir()) == ["python", "streaming-bootstrap"]
+    for asset in (core, streaming, code):
+        cached = [p for p in asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+        assert cached == [], f"bytecode in {asset.name}: {cached[:3]}"
+    # The overspill package in the layer is the current source, file for file.
+    source = ROOT / "layers" / "core" / "overspill"
+    want = sorted(p.relative_to(source) for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+    got = sorted(p.relative_to(core / "python" / "overspill") for p in (core / "python" / "overspill").rglob("*.py"))
+    assert got == want
+    for rel in want:
+        assert (core / "python" / "overspill" / rel).read_bytes() == (source / rel).read_bytes()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_each_table_is_named_to_the_function(dev, spec):
+    logical_id, _ = dev.table_for(spec)  # asserts the variable Refs a GlobalTable
+    assert dev.environment[env_name(spec.settings_field)] == {"Ref": logical_id}
+
+
+def test_settings_environment(dev, prod):
+    for synth, stage in ((dev, "dev"), (prod, "prod")):
+        env = synth.environment
+        assert env["OVERSPILL_STAGE"] == stage
+        assert env["OVERSPILL_REGION"] == {"Ref": "AWS::Region"}
+        secret_id, _ = synth.only("AWS::SecretsManager::Secret")
+        assert env["OVERSPILL_PEPPER_SECRET_ID"] == {"Ref": secret_id}  # the secret's ARN
+        assert env["OVERSPILL_ANTHROPIC_URL"] == "https://api.anthropic.com"
+        assert env["OVERSPILL_USAGE_TTL_DAYS"] == "400"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "overspill"
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        # On AWS, every client uses the real endpoints.
+        assert env_name("aws_endpoint_url") not in env
+
+
+def test_every_overspill_variable_is_a_setting_the_code_reads(dev):
+    known = {env_name(f.name) for f in fields(Settings)}
+    ours = {name for name in dev.environment if name.startswith(ENV_PREFIX)}
+    assert ours <= known, f"variables Settings ignores: {sorted(ours - known)}"
+    # And Settings accepts the values (CloudFormation references stand in as plain strings).
+    env = {k: v if isinstance(v, str) else f"resolved-{k.lower()}" for k, v in dev.environment.items()}
+    settings = Settings.from_env(env)
+    assert settings.stage == "dev"
+    assert settings.usage_ttl_days == 400
+    assert settings.aws_endpoint_url is None
+
+
+def test_function_url_streams_and_is_public(any_stage):
+    function_id, _ = any_stage.function
+    _, url = any_stage.only("AWS::Lambda::Url")
+    assert url["Properties"]["AuthType"] == "NONE"
+    assert url["Properties"]["InvokeMode"] == "RESPONSE_STREAM"
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert "Qualifier" not in url["Properties"]
+    # A public URL needs both permissions (lambda:InvokeFunction only via the URL, since October 2025).
+    permissions = {p["Properties"]["Action"]: p["Properties"]
+                   for p in any_stage.resources("AWS::Lambda::Permission").values()}
+    assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert permissions["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    for permission in permissions.values():
+        assert permission["Principal"] == "*"
+        assert permission["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+
+
+def test_url_is_an_output(any_stage):
+    url_id, _ = any_stage.only("AWS::Lambda::Url")
+    outputs = any_stage.json["Outputs"]
+    assert outputs["ProxyUrl"]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
+
+
+def test_logs_go_to_a_group_with_retention(dev, prod):
+    for synth, days in ((dev, 30), (prod, 365)):
+        group_id, group = synth.only("AWS::Logs::LogGroup")
+        assert group["Properties"]["RetentionInDays"] == days
+        assert synth.function[1]["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": group_id}
+
+
+# --- Everything the proxy imports at run time is in its layers.
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _module_file(package_root: Path, name: str) -> Path | None:
+    path = package_root.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def test_modules_the_handler_imports_are_in_the_layers(dev):
+    """Follow the handler's imports through the overspill package: anything outside it must be the
+    standard library or installed in the core layer (a package only in the dev venv fails on Lambda)."""
+    core = dev.asset_dir(_layer_with(dev, "python/overspill/__init__.py")) / "python"
+    handler = dev.asset_dir(dev.function[0]) / "handler.py"
+    pending, seen, third_party = [handler], set(), set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top == "overspill":
+                module = _module_file(core, name)
+                if module is not None:
+                    pending.append(module)
+                    parts = name.split(".")
+                    for i in range(1, len(parts)):  # importing a.b.c runs a/__init__ and a/b/__init__
+                        parent = _module_file(core, ".".join(parts[:i]))
+                        if parent is not None:
+                            pending.append(parent)
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                third_party.add(top)
+    assert len(seen) > 10, "the import walk did not find the proxy's modules"
+    missing = sorted(t for t in third_party
+                     if not ((core / t).is_dir() or (core / f"{t}.py").is_file()))
+    assert missing == [], f"imported by the proxy but not in the core layer: {missing}"

@@ -1,0 +1,59 @@
+"""Production-like stages keep their data; other stages clean up after themselves."""
+
+from __future__ import annotations
+
+from infra.config import DeployConfig
+from tests.infra.conftest import SPECS
+
+STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup")
+
+
+def _stateful(synth) -> dict[str, dict]:
+    return {lid: r for type_ in STATEFUL for lid, r in synth.resources(type_).items()}
+
+
+def test_stack_is_named_after_the_stage(dev, prod):
+    assert dev.stack.stack_name == "Overspill-dev"
+    assert prod.stack.stack_name == "Overspill-prod"
+
+
+def test_prod_retains_and_protects_its_data(prod):
+    assert len(_stateful(prod)) == len(SPECS) + 2
+    for logical_id, resource in _stateful(prod).items():
+        assert resource["DeletionPolicy"] == "Retain", logical_id
+        assert resource["UpdateReplacePolicy"] == "Retain", logical_id
+    for spec in SPECS:
+        _, table = prod.table_for(spec)
+        (replica,) = table["Properties"]["Replicas"]
+        assert replica["DeletionProtectionEnabled"] is True
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_dev_is_disposable(dev):
+    for logical_id, resource in _stateful(dev).items():
+        assert resource["DeletionPolicy"] == "Delete", logical_id
+    for spec in SPECS:
+        _, table = dev.table_for(spec)
+        (replica,) = table["Properties"]["Replicas"]
+        assert replica.get("DeletionProtectionEnabled", False) is False
+        assert replica.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False) is False
+
+
+def test_layer_versions_are_not_retained_in_any_stage(any_stage):
+    # A layer version holds no data; retained ones would pile up with every deploy.
+    for logical_id, layer in any_stage.resources("AWS::Lambda::LayerVersion").items():
+        assert layer.get("DeletionPolicy") == "Delete", logical_id
+
+
+def test_which_stages_are_production():
+    assert DeployConfig(stage="prod").is_production
+    assert DeployConfig(stage="production").is_production
+    for stage in ("dev", "staging", "prod2", "preprod", "test"):
+        assert not DeployConfig(stage=stage).is_production
+
+
+def test_stack_resources_are_tagged(any_stage):
+    stage = any_stage.stack.node.try_get_context("stage")
+    _, function = any_stage.function
+    tags = {t["Key"]: t["Value"] for t in function["Properties"]["Tags"]}
+    assert tags == {"project": "overspill", "stage": stage}
