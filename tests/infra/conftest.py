@@ -15,11 +15,12 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import pytest  # noqa: E402
 from aws_cdk import Stack  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
-
-from infra.app import build_app  # noqa: E402
 from overspill.config import env_name  # noqa: E402
 from overspill.store.schema import TableSpec, all_table_specs  # noqa: E402
 
+from infra.app import build_app  # noqa: E402
+
+OVERSPILL_DIR = Path(__file__).resolve().parents[2] / "layers" / "core" / "overspill"
 # Prod as a CLI user would deploy it: `-c stage=prod -c proxyMemoryMb=1536` (context values as strings).
 PROD_CONTEXT = {"stage": "prod", "proxyMemoryMb": "1536"}
 
@@ -32,6 +33,8 @@ class Synth:
     template: Template
     json: dict[str, Any]
     outdir: Path
+    # The overspill package's source as it was when this synth began (others may edit it meanwhile).
+    overspill_source: dict[Path, bytes]
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.json["Resources"].items() if v["Type"] == type_}
@@ -73,10 +76,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Sy
         key = json.dumps(context, sort_keys=True)
         if key not in cache:
             outdir = tmp_path_factory.mktemp("cdk.out")
+            source = OVERSPILL_DIR
+            snapshot = {p.relative_to(source): p.read_bytes() for p in source.rglob("*.py")
+                        if "__pycache__" not in p.parts}
             app = build_app({**context, "aws:cdk:enable-asset-metadata": True}, outdir=str(outdir))
             (stack,) = [c for c in app.node.children if isinstance(c, Stack)]
             template = Template.from_stack(stack)
-            cache[key] = Synth(stack, template, template.to_json(), outdir)
+            cache[key] = Synth(stack, template, template.to_json(), outdir, snapshot)
         return cache[key]
 
     yield _synth

@@ -147,7 +147,6 @@ def recorded_calls(monkeypatch):
     """The (service, operation, resource name) of every AWS call made while a request is handled."""
     import botocore.client
     from moto import mock_aws
-
     from overspill.config import Settings
     from overspill.keys import generate_key
     from overspill.local.provision import provision

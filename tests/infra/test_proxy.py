@@ -9,12 +9,10 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from overspill.config import ENV_PREFIX, Settings, env_name
 
 from infra.config import DeployConfig
-from overspill.config import ENV_PREFIX, Settings, env_name
 from tests.infra.conftest import SPECS, spec_id
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _layers(synth) -> dict[str, dict]:
@@ -71,13 +69,11 @@ def test_assets_hold_code_not_caches(dev):
     for asset in (core, streaming, code):
         cached = [p for p in asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
         assert cached == [], f"bytecode in {asset.name}: {cached[:3]}"
-    # The overspill package in the layer is the current source, file for file.
-    source = ROOT / "layers" / "core" / "overspill"
-    want = sorted(p.relative_to(source) for p in source.rglob("*.py") if "__pycache__" not in p.parts)
-    got = sorted(p.relative_to(core / "python" / "overspill") for p in (core / "python" / "overspill").rglob("*.py"))
-    assert got == want
-    for rel in want:
-        assert (core / "python" / "overspill" / rel).read_bytes() == (source / rel).read_bytes()
+    # The overspill package in the layer is the source as it was at synth time, file for file.
+    layer_package = core / "python" / "overspill"
+    got = {p.relative_to(layer_package): p.read_bytes() for p in layer_package.rglob("*.py")}
+    assert sorted(got) == sorted(dev.overspill_source)
+    assert got == dev.overspill_source
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)

@@ -17,7 +17,9 @@ def test_stack_is_named_after_the_stage(dev, prod):
     assert prod.stack.stack_name == "Overspill-prod"
 
 
-def test_prod_retains_and_protects_its_data(prod):
+def test_prod_retains_and_protects_its_data(prod, dev):
+    assert prod.stack.termination_protection is True
+    assert dev.stack.termination_protection is False
     assert len(_stateful(prod)) == len(SPECS) + 2
     for logical_id, resource in _stateful(prod).items():
         assert resource["DeletionPolicy"] == "Retain", logical_id

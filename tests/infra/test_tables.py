@@ -11,8 +11,8 @@ import dataclasses
 from typing import Any
 
 import pytest
-
 from overspill.store.schema import IndexSpec, KeyAttr, TableSpec, create_table_request
+
 from tests.infra.conftest import SPECS, spec_id
 
 

@@ -33,8 +33,9 @@ class Settings:
 
     anthropic_url: str = "https://api.anthropic.com"
     upstream_connect_timeout_s: float = 5.0
-    # Long enough for Lambda's 15-minute maximum: a slow extended-thinking stream must not be cut.
-    upstream_read_timeout_s: float = 900.0
+    # Long enough for a slow extended-thinking stream, yet under Lambda's 15-minute limit so that a stalled
+    # upstream ends in an error the client sees and a usage event, not in Lambda killing the function.
+    upstream_read_timeout_s: float = 840.0
     upstream_max_connections: int = 200
 
     key_cache_ttl_s: float = 30.0

@@ -4,7 +4,6 @@ emulator, state kept under the state directory."""
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import signal
 import sys
@@ -18,6 +17,7 @@ import orjson
 
 from overspill.config import Settings
 from overspill.keys import generate_key
+from overspill.local.aws_emulator import AwsEmulator
 from overspill.local.function_url import FunctionUrlServer
 from overspill.local.provision import provision
 from overspill.local.state import DEMO_KEY_FILE, PEPPER_FILE, LocalState
@@ -58,20 +58,16 @@ class DevServer:
         self.settings = settings
         self.aws_port = aws_port
         self.state = LocalState(Path(settings.state_dir))
-        self._moto: Any = None
+        self._moto: AwsEmulator | None = None
         self._server: FunctionUrlServer | None = None
         self._stop = threading.Event()
         self.demo_key: str | None = None
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer  # local-only dependency
-
         os.environ.update(_LOCAL_AWS_ENV)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log is noise here
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        self._moto = AwsEmulator(port=self.aws_port, log_path=self.state.directory / "aws-emulator.log")
         self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.settings = replace(self.settings, aws_endpoint_url=f"http://{host}:{port}")
+        self.settings = replace(self.settings, aws_endpoint_url=self._moto.url)
         # The functions read their settings from the environment, exactly as on Lambda.
         os.environ.update(self.settings.as_env())
 
@@ -140,6 +136,9 @@ class DevServer:
 
 
 def run(settings: Settings, *, aws_port: int = 0) -> None:
+    # Many short-lived threads share one interpreter here (unlike Lambda, one request per process): hand
+    # the GIL over sooner than the default 5 ms, or a stream waits behind another request's bookkeeping.
+    sys.setswitchinterval(0.0005)
     server = DevServer(settings, aws_port=aws_port)
     server.start()
     print(server.banner(), flush=True)

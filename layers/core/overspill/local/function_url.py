@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,7 +61,15 @@ class FunctionUrlServer(ThreadingHTTPServer):
         self.handler = handler
         self.function_name = function_name
         self.extra_routes = extra_routes or {}
+        # A body's close() (usage writes) runs here, after its response ended, so that the next request on
+        # the same keep-alive connection does not wait for it. On Lambda the instance does the same work
+        # before taking its next invocation; a busy instance's next request goes to another one.
+        self.after_response = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-response")
         super().__init__(address, _RequestHandler)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.after_response.shutdown(wait=True)  # finish every pending usage write before exiting
 
     @property
     def url(self) -> str:
@@ -149,7 +158,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if isinstance(payload, str):
                 payload = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
             self._write_buffered(status, headers, cookies, payload)
-            _close(body)
             return
         self._write_streamed(status, headers, cookies, body)
 
@@ -192,7 +200,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                   file=sys.stderr)
             self.close_connection = True
         finally:
-            _close(body)
+            self.server.after_response.submit(_close, body)
 
 
 def _close(body: Any) -> None:

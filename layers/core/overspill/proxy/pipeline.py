@@ -163,7 +163,9 @@ class Proxy:
         if tap is not None:
             event.tokens = tap.tokens
         self._usage.record(event)
+        # Named explicitly: this may run on another thread than the request (after the response ended).
         logger.info("request finished", extra={
+            "request_id": request.request_id, "user_id": event.user_id, "key_prefix": event.key_prefix,
             "status": status, "model": event.model, "route": event.route, "streamed": streamed,
             "input_tokens": event.tokens.input_tokens, "output_tokens": event.tokens.output_tokens,
             "ttfb_ms": _round(event.ttfb_ms), "duration_ms": _round(event.duration_ms),

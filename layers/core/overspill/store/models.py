@@ -138,7 +138,6 @@ def bind_models(settings: Settings) -> None:
 
 def warm_connections() -> None:
     """Create each model's botocore client now, once. pynamodb creates it lazily without a lock, so a burst
-    of first requests on many threads would each build one (~0.1 s of CPU apiece); on Lambda this moves the
-    cost into the init phase."""
+    of first requests on many threads would each build one (~0.1 s of CPU apiece)."""
     for model in ALL_MODELS:
         model._get_connection().connection.client  # noqa: B018 - the property creates the client

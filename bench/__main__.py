@@ -1,0 +1,138 @@
+"""`make bench`: what Overspill's local run adds to streaming requests, its memory while streaming, and the
+proxy's import time — printed, compared with the targets, and written to docs/performance.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.harness import fake_anthropic_process, overspill_dev_process
+from bench.imports import handler_import_ms
+from bench.latency import run_load, summarize
+from bench.memory import peak_rss_while_streaming
+from tests.support.fake_anthropic import FakeAnthropic
+
+ROOT = Path(__file__).resolve().parents[1]
+# The fake upstream: 20 ms before the headers, then 20 text events 2 ms apart (plus the framing events).
+UPSTREAM = {"delay_ms": 20, "event_interval_ms": 2, "text_events": 20}
+LOADS = [(1, 300), (20, 1000)]  # (concurrency, requests)
+TARGETS = {"ttfb_p50": 2.0, "ttfb_p99": 10.0, "import_ms": 300.0}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.platform()}"
+
+
+def main() -> int:
+    print(f"machine: {machine()}", flush=True)
+    rows = []
+    with fake_anthropic_process(**UPSTREAM) as upstream, overspill_dev_process(upstream) as dev:
+        for concurrency, requests in LOADS:
+            direct = summarize(run_load(upstream + "/v1/messages?beta=true", concurrency=concurrency,
+                                        requests=requests))
+            gateway = summarize(run_load(dev.base_url + "/v1/messages?beta=true", concurrency=concurrency,
+                                         requests=requests))
+            rows.append((concurrency, direct, gateway))
+            print(f"c={concurrency}: direct ttfb p50 {direct['ttfb_p50']:.2f} ms, via overspill "
+                  f"{gateway['ttfb_p50']:.2f} ms (errors {direct['errors']}/{gateway['errors']})", flush=True)
+
+    with FakeAnthropic() as fake, overspill_dev_process(fake.url) as dev:
+        peak_rss_while_streaming(dev.pid, dev.base_url, fake, 10)  # warm the instance first
+        memory = {events: peak_rss_while_streaming(dev.pid, dev.base_url, fake, events)
+                  for events in (10, 10_000)}
+    for events, (baseline, peak, size) in memory.items():
+        print(f"memory: {events} events ({size / 1024:.0f} KiB per answer): baseline {baseline:.1f} MB, "
+              f"peak {peak:.1f} MB", flush=True)
+
+    import_ms, heaviest = handler_import_ms()
+    print(f"proxy handler import: {import_ms:.0f} ms (median of 7)", flush=True)
+
+    report = render(rows, memory, import_ms, heaviest)
+    (ROOT / "docs" / "performance.md").write_text(report)
+    print("\n" + report)
+    return 0
+
+
+def render(rows, memory, import_ms, heaviest) -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    lines = [
+        "# Performance",
+        "",
+        "Written by `make bench` (`python -m bench`); numbers from one run on one machine. Rerun to refresh.",
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit}`",
+        f"- Machine: {machine()}",
+        "- Method: a fake Anthropic upstream in its own process (20 ms before the headers, then 20 text events "
+        "2 ms apart: ~25 SSE events per answer) and `overspill dev` in its own process (moto in-process, "
+        "`POWERTOOLS_LOG_LEVEL=WARNING`). The load generator posts Claude Code's own streaming request body "
+        "(`opus-default-stream` fixture, ~100 KB) over keep-alive connections, after 5 warm-up requests per "
+        "connection (warm instance, cached key), first straight to the fake and then through Overspill. "
+        "*Added* = through Overspill minus direct, at the same percentile.",
+        "",
+        "## Time added to streaming requests",
+        "",
+        "| concurrency | requests | errors (direct / overspill) | TTFB p50 direct → overspill (added) "
+        "| TTFB p95 (added) | TTFB p99 (added) | total p50 (added) | total p95 (added) | total p99 (added) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    def added(direct: dict, gateway: dict, key: str) -> str:
+        return f"{direct[key]:.2f} → {gateway[key]:.2f} (**{gateway[key] - direct[key]:+.2f} ms**)"
+
+    for concurrency, direct, gateway in rows:
+        cells = [added(direct, gateway, key) for key in
+                 ("ttfb_p50", "ttfb_p95", "ttfb_p99", "total_p50", "total_p95", "total_p99")]
+        lines.append(f"| {concurrency} | {gateway['n']} | {direct['errors']} / {gateway['errors']} | "
+                     + " | ".join(cells) + " |")
+    one = rows[0]
+    ttfb_p50_added = one[2]["ttfb_p50"] - one[1]["ttfb_p50"]
+    ttfb_p99_added = one[2]["ttfb_p99"] - one[1]["ttfb_p99"]
+    lines += [
+        "",
+        f"Targets (warm instance, concurrency 1): added TTFB p50 ≤ {TARGETS['ttfb_p50']} ms — measured "
+        f"{ttfb_p50_added:.2f} ms ({'met' if ttfb_p50_added <= TARGETS['ttfb_p50'] else 'MISSED'}); "
+        f"p99 ≤ {TARGETS['ttfb_p99']} ms — measured {ttfb_p99_added:.2f} ms "
+        f"({'met' if ttfb_p99_added <= TARGETS['ttfb_p99'] else 'MISSED'}).",
+        "",
+        "## Memory while streaming",
+        "",
+        "Resident memory of the `overspill dev` process (gateway + moto) sampled every 2 ms while 4 answers "
+        "stream at once.",
+        "",
+        "| text events per answer | bytes per answer | baseline RSS | peak RSS | growth |",
+        "|---|---|---|---|---|",
+    ]
+    for events, (baseline, peak, size) in memory.items():
+        lines.append(f"| {events:,} | {size:,} | {baseline:.1f} MB | {peak:.1f} MB | {peak - baseline:+.1f} MB |")
+    small, large = memory[10], memory[10_000]
+    lines += [
+        "",
+        f"Target: memory flat in answer size — a {large[2] // max(small[2], 1):,}× longer answer grew the peak by "
+        f"{(large[1] - large[0]) - (small[1] - small[0]):+.1f} MB more than the short one.",
+        "",
+        "## Import time of the proxy handler",
+        "",
+        f"`python -X importtime -c 'import handler'` in `functions/proxy` with the core package on the path: "
+        f"**{import_ms:.0f} ms** (median of 7 fresh interpreters; target ≤ {TARGETS['import_ms']:.0f} ms: "
+        f"{'met' if import_ms <= TARGETS['import_ms'] else 'MISSED'}). Heaviest packages (cumulative, they "
+        "overlap: pynamodb includes botocore):",
+        "",
+        "| package | ms |",
+        "|---|---|",
+        *[f"| {name} | {ms:.0f} |" for name, ms in heaviest],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Processes and clients for the benchmarks: the fake upstream and `overspill dev` as separate processes,
+so the gateway is measured as it runs, not sharing an interpreter with the load generator."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORT_LINE = re.compile(r"^export ANTHROPIC_BASE_URL=(\S+)$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def fake_anthropic_process(*, delay_ms: float, event_interval_ms: float, text_events: int) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fake_anthropic", "--port", str(port), "--delay-ms", str(delay_ms),
+         "--event-interval-ms", str(event_interval_ms), "--text-events", str(text_events)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(url + "/v1/models")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+class DevProcess:
+    def __init__(self, process: subprocess.Popen, base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url  # http://host:port/ak/<key>
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def overspill_dev_process(anthropic_url: str) -> Iterator[DevProcess]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSPILL_")}
+    env["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # as in production, where INFO goes to CloudWatch asynchronously
+    with tempfile.TemporaryDirectory() as state:
+        process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "overspill"), "dev", "--port", str(free_port()), "--anthropic-url",
+             anthropic_url, "--state-dir", state],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        found: dict[str, str] = {}
+        ready = threading.Event()
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                match = EXPORT_LINE.match(line.strip())
+                if match:
+                    found["url"] = match.group(1)
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            if not ready.wait(90):
+                raise RuntimeError("overspill dev did not start")
+            yield DevProcess(process, found["url"])
+        finally:
+            process.terminate()
+            process.wait(20)

@@ -1,0 +1,133 @@
+"""The proxy: a streaming Lambda behind a public Function URL (the access key in the path authenticates).
+
+The managed python3.12 runtime cannot stream, so ``AWS_LAMBDA_EXEC_WRAPPER`` swaps its bootstrap for our
+runtime loop from the streaming layer (``/opt/streaming-bootstrap``); the handler stays ``handler.handler``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from overspill.config import Settings, env_name
+
+from infra import assets
+from infra.components.data import Data
+from infra.config import DeployConfig
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+EXEC_WRAPPER = "/opt/streaming-bootstrap"
+# Lambda's maximum: an extended-thinking stream may run for many minutes and must not be cut.
+TIMEOUT = Duration.minutes(15)
+
+_RETENTION = {30: logs.RetentionDays.ONE_MONTH, 365: logs.RetentionDays.ONE_YEAR}
+
+# What the request path does to each table (see overspill.store.*): authenticate reads the key and the
+# user, records the key's last use (a conditional UpdateItem), and writes one usage event (a conditional
+# PutItem). Nothing else: no Scan, no Query, no deletes.
+TABLE_ACTIONS = {
+    "users_table": ("dynamodb:GetItem",),
+    "access_keys_table": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "usage_table": ("dynamodb:PutItem",),
+}
+
+
+def settings_env(**values: str) -> dict[str, str]:
+    """``OVERSPILL_*`` variables for Settings fields; a name Settings does not know is a bug, not a no-op."""
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"not Settings fields: {', '.join(unknown)}")
+    return {env_name(name): value for name, value in values.items()}
+
+
+class Proxy(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, data: Data) -> None:
+        super().__init__(scope, construct_id)
+        excludes = assets.ASSET_EXCLUDES
+
+        self.streaming_layer = lambda_.LayerVersion(
+            self, "StreamingLayer",
+            code=lambda_.Code.from_asset(str(assets.STREAMING_LAYER_DIR), exclude=[*excludes, "*.md"]),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="lambda_streaming: a Runtime API loop that streams Python handler responses",
+            # A layer version holds no data; retained versions would only pile up with every deploy.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.core_layer = lambda_.LayerVersion(
+            self, "CoreLayer",
+            code=lambda_.Code.from_asset(str(assets.core_layer_dir()), exclude=excludes),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="overspill package and its runtime dependencies (linux/arm64, cp312)",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "Logs",
+            retention=_RETENTION[config.log_retention_days],
+            removal_policy=RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY,
+        )
+
+        # The role gets only what the request path uses: no AWSLambdaBasicExecutionRole (its logs:* statements
+        # are on every resource), but writing to this function's own log group.
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Overspill ({config.stage}) proxy function",
+        )
+        self.log_group.grant_write(self.role)
+
+        tables = {field: data.table(field).table_name for field in data.specs}
+        environment = {
+            "AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER,
+            "POWERTOOLS_SERVICE_NAME": "overspill",
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            **settings_env(
+                stage=config.stage,
+                region=Stack.of(self).region,
+                pepper_secret_id=data.pepper.secret_arn,
+                anthropic_url=config.anthropic_url,
+                usage_ttl_days=str(config.usage_retention_days),
+                **tables,
+            ),
+        }
+
+        self.function = lambda_.Function(
+            self, "Function",
+            description=f"Overspill ({config.stage}) proxy: Claude Code → Anthropic, streamed",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(assets.PROXY_CODE_DIR), exclude=excludes),
+            layers=[self.streaming_layer, self.core_layer],
+            memory_size=config.proxy_memory_mb,
+            timeout=TIMEOUT,
+            environment=environment,
+            log_group=self.log_group,
+            role=self.role,
+        )
+        self._grant_tables(data)
+        data.pepper.grant_read(self.function)
+
+        # Public by design: the access key in the path is the credential, checked by the function itself.
+        self.url = self.function.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+            invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM,
+        )
+
+    def _grant_tables(self, data: Data) -> None:
+        missing = sorted(set(data.specs) - set(TABLE_ACTIONS))
+        if missing:
+            raise ValueError(f"no proxy access decided for tables: {', '.join(missing)} (see TABLE_ACTIONS)")
+        for field, actions in TABLE_ACTIONS.items():
+            self.function.add_to_role_policy(iam.PolicyStatement(
+                actions=list(actions),
+                resources=[data.table(field).table_arn],
+            ))
