@@ -19,6 +19,7 @@ def runtime_api() -> Iterator[RuntimeApiEmulator]:
 # --- The gateway in-process (moto + the real proxy behind the Function URL emulator) against a fake Anthropic.
 
 from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
+from tests.support.fake_bedrock import FakeBedrock  # noqa: E402
 from tests.support.gateway import Developer, LocalGateway  # noqa: E402
 
 
@@ -30,8 +31,15 @@ def anthropic() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture
-def gateway(anthropic: FakeAnthropic) -> Iterator[LocalGateway]:
-    with LocalGateway(anthropic.url, key_cache_ttl_s=0.3, upstream_connect_timeout_s=1.0) as gw:
+def bedrock() -> Iterator[FakeBedrock]:
+    """A fake Bedrock runtime on loopback speaking the AWS event-stream format."""
+    with FakeBedrock() as fake:
+        yield fake
+
+
+@pytest.fixture
+def gateway(anthropic: FakeAnthropic, bedrock: FakeBedrock) -> Iterator[LocalGateway]:
+    with LocalGateway(anthropic.url, bedrock.url, key_cache_ttl_s=0.3, upstream_connect_timeout_s=1.0) as gw:
         yield gw
 
 

@@ -8,6 +8,7 @@ import time
 import anthropic as anthropic_sdk
 import httpx
 import pytest
+from overspill.users import RoutingMode
 
 from tests.support.claude_code_fixtures import load_all
 from tests.support.fake_anthropic import Scenario
@@ -121,7 +122,8 @@ def test_count_tokens_and_models_pass_through(gateway, developer, anthropic):
     assert anthropic.last_request().path.startswith("/v1/models")
 
 
-def test_anthropic_errors_pass_through_unchanged_and_are_recorded(gateway, developer, anthropic):
+def test_anthropic_errors_pass_through_unchanged_and_are_recorded(gateway, anthropic):
+    developer = gateway.add_developer("PlanOnly", routing_mode=RoutingMode.PLAN_ONLY)  # never falls back
     anthropic.enqueue(Scenario.error(429, "rate_limit_error", "Number of request tokens has exceeded your limit",
                                      headers={"retry-after": "7", "anthropic-ratelimit-tokens-remaining": "0"}))
     response = httpx.post(developer.base_url(gateway) + "/v1/messages", headers={"x-api-key": "k"},

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from overspill.store.access_keys import AccessKeyRepository
+from overspill.users import RoutingMode
 
 from tests.support.gateway import LocalGateway, wait_for_usage
 
@@ -99,9 +100,9 @@ def test_body_over_the_limit_is_413(anthropic):
         assert post(developer.base_url(small) + "/v1/messages").status_code == 200
 
 
-def test_anthropic_unreachable_is_a_502_that_says_so():
+def test_anthropic_unreachable_is_a_502_that_says_so_when_the_user_never_falls_back():
     with LocalGateway("http://127.0.0.1:9", upstream_connect_timeout_s=1.0) as gateway:
-        developer = gateway.add_developer()
+        developer = gateway.add_developer(routing_mode=RoutingMode.PLAN_ONLY)
         response = post(developer.base_url(gateway) + "/v1/messages")
         message = assert_anthropic_error(response, 502, "api_error", retry=True)
         assert "could not reach Anthropic" in message and "connection failed" in message

@@ -41,8 +41,8 @@ class Developer:
 
 
 class LocalGateway:
-    def __init__(self, anthropic_url: str, **overrides: Any) -> None:
-        self.settings = Settings(anthropic_url=anthropic_url, **overrides)
+    def __init__(self, anthropic_url: str, bedrock_url: str | None = None, **overrides: Any) -> None:
+        self.settings = Settings(anthropic_url=anthropic_url, bedrock_endpoint_url=bedrock_url, **overrides)
         self._mock = mock_aws()
         self._saved_env: dict[str, str | None] = {}
         self.server: FunctionUrlServer | None = None

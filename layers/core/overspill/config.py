@@ -29,7 +29,12 @@ class Settings:
     users_table: str = "overspill-users"
     access_keys_table: str = "overspill-access-keys"
     usage_table: str = "overspill-usage-events"
+    breakers_table: str = "overspill-breakers"
+    credentials_table: str = "overspill-bedrock-credentials"
     pepper_secret_id: str = "overspill/access-key-pepper"
+    # KMS key (id, ARN or alias) under which per-user Bedrock credentials are encrypted.
+    credentials_kms_key_id: str = "alias/overspill-credentials"
+    credentials_cache_ttl_s: float = 300.0
 
     anthropic_url: str = "https://api.anthropic.com"
     upstream_connect_timeout_s: float = 5.0
@@ -37,6 +42,33 @@ class Settings:
     # upstream ends in an error the client sees and a usage event, not in Lambda killing the function.
     upstream_read_timeout_s: float = 840.0
     upstream_max_connections: int = 200
+    # A streaming plan request whose response has not started within this falls back (Claude Code warns
+    # after ~20 s of silence). Non-streaming requests wait for the whole answer, so they get the read timeout.
+    plan_first_byte_timeout_s: float = 15.0
+
+    # The Bedrock fallback. The region and endpoint of bedrock-runtime; the geography prefix of inference
+    # profiles (us, eu, apac, jp, au, global); extra model mappings as a JSON object.
+    bedrock_region: str = "us-east-1"
+    bedrock_endpoint_url: str | None = None
+    bedrock_geography: str = "us"
+    bedrock_model_map: str = "{}"
+    # Betas / body fields never sent to Bedrock (comma lists), on top of what its 400s teach each instance.
+    bedrock_drop_betas: str = ""
+    bedrock_drop_fields: str = ""
+    bedrock_connect_timeout_s: float = 5.0
+
+    # The plan-limit breaker. A throttle (429 without plan headers) opens it for retry-after, else this long;
+    # this many failures (5xx, 529, timeouts) within the window open it for the cooldown; a half-open probe
+    # holds its lease this long.
+    breaker_throttle_open_s: float = 30.0
+    breaker_failure_threshold: int = 3
+    breaker_failure_window_s: float = 60.0
+    breaker_failure_cooldown_s: float = 120.0
+    breaker_probe_lease_s: float = 60.0
+    breaker_cache_ttl_s: float = 5.0
+    # Switch to Bedrock before the plan refuses, when a plan answer reports utilisation at or above this
+    # fraction (0–1). Unset: off.
+    early_switch_utilization: float | None = None
 
     key_cache_ttl_s: float = 30.0
     key_cache_size: int = 10_000
@@ -50,7 +82,7 @@ class Settings:
     state_dir: str = ".overspill"
 
     def __post_init__(self) -> None:
-        for url_field in ("anthropic_url", "aws_endpoint_url"):
+        for url_field in ("anthropic_url", "aws_endpoint_url", "bedrock_endpoint_url"):
             value = getattr(self, url_field)
             if value is None:
                 continue
@@ -58,11 +90,15 @@ class Settings:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError(f"{env_name(url_field)} must be an http(s) URL, got {value!r}")
         for positive in ("upstream_connect_timeout_s", "upstream_read_timeout_s", "max_body_bytes",
-                         "key_cache_size", "usage_ttl_days", "upstream_max_connections"):
+                         "key_cache_size", "usage_ttl_days", "upstream_max_connections",
+                         "breaker_failure_threshold", "breaker_failure_window_s", "breaker_probe_lease_s",
+                         "bedrock_connect_timeout_s"):
             if getattr(self, positive) <= 0:
                 raise SettingsError(f"{env_name(positive)} must be greater than 0")
         if self.key_cache_ttl_s < 0 or self.key_last_used_interval_s < 0:
             raise SettingsError("cache and interval settings must not be negative")
+        if self.early_switch_utilization is not None and not 0 < self.early_switch_utilization <= 1:
+            raise SettingsError(f"{env_name('early_switch_utilization')} must be a fraction in (0, 1]")
         if not 0 < self.port < 65536:
             raise SettingsError(f"{env_name('port')} must be a TCP port, got {self.port}")
 

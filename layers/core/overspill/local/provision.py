@@ -13,6 +13,7 @@ from overspill.store.schema import all_table_specs, create_table_request
 def provision(settings: Settings, *, pepper: str | None = None) -> str:
     """Make every resource exist (idempotent). Returns the pepper in use."""
     create_tables(settings)
+    ensure_kms_key(settings)
     return ensure_pepper(settings, pepper)
 
 
@@ -38,3 +39,18 @@ def ensure_pepper(settings: Settings, pepper: str | None = None) -> str:
         secrets.create_secret(Name=settings.pepper_secret_id, SecretString=value,
                               Description="Overspill access-key pepper (HMAC key)")
         return value
+
+
+def ensure_kms_key(settings: Settings) -> str:
+    """The key that encrypts stored Bedrock credentials (an alias, as the CDK app creates it)."""
+    kms: Any = client("kms", settings)
+    alias = settings.credentials_kms_key_id
+    if not alias.startswith("alias/"):
+        return alias  # a key id or ARN: it exists or it does not, as on AWS
+    for page in kms.get_paginator("list_aliases").paginate():
+        for entry in page["Aliases"]:
+            if entry["AliasName"] == alias and entry.get("TargetKeyId"):
+                return entry["TargetKeyId"]
+    key_id = kms.create_key(Description="Overspill Bedrock credentials (local)")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    return key_id

@@ -8,15 +8,23 @@ from typing import Any
 
 from overspill.auth import Authenticator
 from overspill.aws import client
+from overspill.bedrock.models import ModelMap, parse_model_map
+from overspill.bedrock.request import split_betas
+from overspill.breaker import BreakerService
 from overspill.config import Settings
+from overspill.credentials.clients import BedrockClients
+from overspill.credentials.store import BedrockCredentialRepository
+from overspill.credentials.vault import CredentialVault
 from overspill.pepper import PepperProvider
 from overspill.proxy import function_url
 from overspill.proxy.pipeline import Proxy
 from overspill.store.access_keys import AccessKeyRepository
+from overspill.store.breakers import BreakerRepository
 from overspill.store.models import bind_models, warm_connections
 from overspill.store.usage import UsageRepository
 from overspill.store.users import UserRepository
 from overspill.upstream.anthropic import AnthropicUpstream
+from overspill.upstream.bedrock import BedrockUpstream
 
 
 def build_proxy(settings: Settings) -> Proxy:
@@ -28,9 +36,26 @@ def build_proxy(settings: Settings) -> Proxy:
         cache_ttl_s=settings.key_cache_ttl_s, cache_size=settings.key_cache_size,
         last_used_interval_s=settings.key_last_used_interval_s,
     )
+    breakers = BreakerService(
+        BreakerRepository(), cache_ttl_s=settings.breaker_cache_ttl_s,
+        failure_threshold=settings.breaker_failure_threshold,
+        failure_window=timedelta(seconds=settings.breaker_failure_window_s),
+        failure_cooldown=timedelta(seconds=settings.breaker_failure_cooldown_s),
+        probe_lease=timedelta(seconds=settings.breaker_probe_lease_s),
+    )
+    vault = CredentialVault(settings)
+    bedrock = BedrockUpstream(
+        BedrockClients(settings, BedrockCredentialRepository(vault), vault),
+        ModelMap(settings.bedrock_geography, parse_model_map(settings.bedrock_model_map)),
+        drop_betas=frozenset(split_betas(settings.bedrock_drop_betas)),
+        drop_fields=frozenset(split_betas(settings.bedrock_drop_fields)),
+    )
     return Proxy(authenticator, AnthropicUpstream(settings),
                  UsageRepository(retention=timedelta(days=settings.usage_ttl_days)),
-                 max_body_bytes=settings.max_body_bytes)
+                 max_body_bytes=settings.max_body_bytes, breakers=breakers, bedrock=bedrock,
+                 throttle_open=timedelta(seconds=settings.breaker_throttle_open_s),
+                 early_switch_utilization=settings.early_switch_utilization,
+                 plan_first_byte_timeout_s=settings.plan_first_byte_timeout_s)
 
 
 _proxy: Proxy | None = None

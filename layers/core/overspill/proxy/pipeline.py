@@ -1,13 +1,20 @@
-"""The story of one proxied request: route → authenticate → check → call the plan → relay → record usage."""
+"""The story of one proxied request: route → authenticate → check → plan or Bedrock → relay → record usage."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import orjson
 
 from overspill.auth import Authenticator, Caller
+from overspill.breaker import BreakerService, Decision
+from overspill.breaker import Route as BreakerRoute
 from overspill.errors import GatewayError
+from overspill.fallback import FallbackReason, FallbackSignal, classify, utilization
 from overspill.observability import logger
 from overspill.proxy import headers as header_rules
 from overspill.proxy import routes
@@ -18,27 +25,68 @@ from overspill.store.usage import UsageRepository
 from overspill.upstream.base import Upstream, UpstreamAnswer, UpstreamRequest, UpstreamUnavailable
 from overspill.usage.events import UsageEvent
 from overspill.usage.tap import tap_for
+from overspill.users import RoutingMode
 
 ROUTE_PLAN = "plan"
+ROUTE_BEDROCK = "bedrock"
 
 
 class MessagesBody:
     """The few facts the gateway reads from a Messages request body; the bytes themselves go on unchanged."""
 
-    __slots__ = ("model", "stream")
+    __slots__ = ("model", "stream", "parsed")
 
-    def __init__(self, model: str, stream: bool) -> None:
+    def __init__(self, model: str, stream: bool, parsed: dict) -> None:
         self.model = model
         self.stream = stream
+        self.parsed = parsed
+
+
+class BedrockAnswer(UpstreamAnswer, Protocol):
+    model_id: str
+
+
+class BedrockRoute(Protocol):
+    """The fallback route (``overspill.upstream.bedrock``). Raises GatewayError when it cannot answer."""
+
+    def messages(self, user_id: str, body: MessagesBody, beta_header: str | None) -> BedrockAnswer: ...
+
+    def count_tokens(self, user_id: str, body: MessagesBody, beta_header: str | None) -> bytes: ...
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One authenticated request on its way through: what the usage event will say about it."""
+
+    request: ProxyRequest
+    route: Route
+    caller: Caller
+    body: MessagesBody | None
+    answered_by: str = ROUTE_PLAN
+    fallback_reason: str | None = None
+    bedrock_model_id: str | None = None
+
+    @property
+    def records_usage(self) -> bool:
+        return self.route.endpoint is Endpoint.MESSAGES
 
 
 class Proxy:
     def __init__(self, authenticator: Authenticator, plan: Upstream, usage: UsageRepository,
-                 *, max_body_bytes: int) -> None:
+                 *, max_body_bytes: int, breakers: BreakerService | None = None,
+                 bedrock: BedrockRoute | None = None, throttle_open: timedelta = timedelta(seconds=30),
+                 early_switch_utilization: float | None = None, plan_first_byte_timeout_s: float | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._auth = authenticator
         self._plan = plan
         self._usage = usage
         self._max_body_bytes = max_body_bytes
+        self._breakers = breakers
+        self._bedrock = bedrock
+        self._throttle_open = throttle_open
+        self._early_switch = early_switch_utilization
+        self._first_byte_timeout = plan_first_byte_timeout_s
+        self._now = clock
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         # Per-thread log keys: the local emulator serves many requests at once in one process.
@@ -60,11 +108,12 @@ class Proxy:
             logger.info("request refused", extra={"status": refusal.status, "reason": refusal.error_type})
             return self._refuse(request, refusal)
         logger.thread_safe_append_keys(user_id=caller.user.user_id, key_prefix=caller.key.prefix)
+        exchange = Exchange(request, route, caller, None)
         try:
-            body = self._check_body(route, request)
+            exchange.body = self._check_body(route, request)
+            return self._route(exchange)
         except GatewayError as refusal:
-            return self._refuse(request, refusal, caller=caller, route=route)
-        return self._forward(request, route, caller, body)
+            return self._refuse(request, refusal, exchange=exchange)
 
     def _check_body(self, route: Route, request: ProxyRequest) -> MessagesBody | None:
         if len(request.body) > self._max_body_bytes:
@@ -82,63 +131,134 @@ class Proxy:
         if not isinstance(model, str) or not model:
             raise GatewayError(400, "Overspill: the request body has no \"model\"; a Messages request "
                                     "must name the model.")
-        return MessagesBody(model, parsed.get("stream") is True)
+        return MessagesBody(model, parsed.get("stream") is True, parsed)
 
-    def _forward(self, request: ProxyRequest, route: Route, caller: Caller,
-                 body: MessagesBody | None) -> ProxyResponse:
-        outgoing = UpstreamRequest(request.method, route.upstream_path, request.query,
+    def _route(self, exchange: Exchange) -> ProxyResponse:
+        """Plan or Bedrock: the user's routing mode, then the breaker, then the plan's own answer."""
+        mode = exchange.caller.user.routing_mode
+        can_fall_back = (self._bedrock is not None and exchange.route.endpoint is not Endpoint.MODELS
+                         and mode is not RoutingMode.PLAN_ONLY)
+        if mode is RoutingMode.BEDROCK_ONLY and can_fall_back:
+            return self._via_bedrock(exchange, FallbackReason.BEDROCK_ONLY)
+        decision = None
+        if can_fall_back and self._breakers is not None:
+            decision = self._breakers.decide(exchange.caller.user.user_id)
+            if decision.route is BreakerRoute.BEDROCK:
+                return self._via_bedrock(exchange, decision.reason or FallbackReason.BREAKER_OPEN, decision)
+
+        request = exchange.request
+        outgoing = UpstreamRequest(request.method, exchange.route.upstream_path, request.query,
                                    header_rules.to_upstream(request.headers), request.body)
+        streams = exchange.body is not None and exchange.body.stream
         sent_at = time.perf_counter()
         try:
-            answer = self._plan.send(outgoing)
+            answer = self._plan.send(outgoing, first_byte_timeout_s=self._first_byte_timeout
+                                     if can_fall_back and streams else None)
         except UpstreamUnavailable as failure:
-            logger.warning("upstream unavailable", extra={"upstream": failure.upstream, "reason": failure.reason})
-            refusal = GatewayError(
+            logger.warning("plan unreachable", extra={"upstream": failure.upstream, "reason": failure.reason})
+            if can_fall_back:
+                signal = FallbackSignal(FallbackReason.TIMEOUT if failure.timed_out else FallbackReason.UNREACHABLE,
+                                        None)
+                if decision is not None:
+                    self._breakers.plan_failed(decision, signal)
+                return self._via_bedrock(exchange, signal.reason, decision)
+            raise GatewayError(
                 504 if failure.timed_out else 502,
                 f"Overspill could not reach Anthropic ({failure.reason}). This is a network problem between "
-                "the gateway and Anthropic, not with your request; retrying may work.", should_retry=True)
-            return self._refuse(request, refusal, caller=caller, route=route, body=body)
+                "the gateway and Anthropic, not with your request; retrying may work.", should_retry=True,
+            ) from None
         answered_at = time.perf_counter()
 
+        if can_fall_back:
+            signal = classify(answer.status, answer.headers, now=self._now(), throttle_open=self._throttle_open)
+            if signal is not None:
+                answer.close()  # nothing of it has reached the client: the developer never sees the limit
+                logger.info("plan refused; falling back", extra={"status": answer.status,
+                                                                 "reason": str(signal.reason)})
+                if decision is not None:
+                    self._breakers.plan_failed(decision, signal)
+                return self._via_bedrock(exchange, signal.reason, decision)
+            if decision is not None:
+                self._breakers.plan_answered(decision)
+                self._maybe_switch_early(decision, answer)
+        return self._relay(exchange, answer, sent_at=sent_at, answered_at=answered_at)
+
+    def _maybe_switch_early(self, decision: Decision, answer: UpstreamAnswer) -> None:
+        if self._early_switch is None or answer.status >= 300:
+            return
+        used, reset = utilization(answer.headers)
+        if used is not None and used >= self._early_switch and reset is not None and reset > self._now():
+            self._breakers.switch_early(decision, reset, answer.status)
+
+    def _via_bedrock(self, exchange: Exchange, reason: FallbackReason, decision: Decision | None = None
+                     ) -> ProxyResponse:
+        assert self._bedrock is not None and exchange.body is not None
+        exchange.answered_by = ROUTE_BEDROCK
+        exchange.fallback_reason = str(reason)
+        beta = exchange.request.header("anthropic-beta")
+        user_id = exchange.caller.user.user_id
+        started = time.perf_counter()
+        if exchange.route.endpoint is Endpoint.COUNT_TOKENS:
+            payload = self._bedrock.count_tokens(user_id, exchange.body, beta)
+            headers = {"content-type": "application/json", **self._route_headers(exchange, started, started)}
+            return ProxyResponse(200, headers, payload)
+        answer = self._bedrock.messages(user_id, exchange.body, beta)
+        exchange.bedrock_model_id = answer.model_id
+        return self._relay(exchange, answer, sent_at=started, answered_at=time.perf_counter())
+
+    def _relay(self, exchange: Exchange, answer: UpstreamAnswer, *, sent_at: float,
+               answered_at: float) -> ProxyResponse:
         content_type = _header(answer, "content-type")
         streamed = bool(content_type and content_type.startswith("text/event-stream"))
-        tap = tap_for(content_type) if route.endpoint is Endpoint.MESSAGES else None
-        overhead_ms = ((sent_at - request.received_at) + (time.perf_counter() - answered_at)) * 1000
+        tap = tap_for(content_type) if exchange.records_usage else None
+        overhead_ms = ((sent_at - exchange.request.received_at) + (time.perf_counter() - answered_at)) * 1000
 
         def finish(outcome: RelayOutcome) -> None:
-            if route.endpoint is Endpoint.MESSAGES:
-                self._record(request, caller, body, outcome, status=answer.status, streamed=streamed,
+            if exchange.records_usage:
+                self._record(exchange, outcome, status=answer.status, streamed=streamed,
                              overhead_ms=overhead_ms, upstream_request_id=answer.request_id)
-            self._auth.record_use(caller)
+            self._auth.record_use(exchange.caller)
 
         relay = Relay(answer.iter_bytes(), tap=tap, on_close=finish, release=answer.close, sse=streamed)
         response_headers = header_rules.to_client(answer.headers)
-        response_headers.update({
-            "x-overspill-route": ROUTE_PLAN,
-            "x-overspill-overhead-ms": f"{overhead_ms:.2f}",
-            "x-overspill-request-id": request.request_id,
-        })
-        logger.debug("answer relayed", extra={"status": answer.status, "streamed": streamed})
+        response_headers.update(self._route_headers(exchange, sent_at, answered_at, overhead_ms))
         return ProxyResponse(answer.status, response_headers, relay)
 
-    def _refuse(self, request: ProxyRequest, refusal: GatewayError, *, caller: Caller | None = None,
-                route: Route | None = None, body: MessagesBody | None = None) -> ProxyResponse:
+    @staticmethod
+    def _route_headers(exchange: Exchange, sent_at: float, answered_at: float,
+                       overhead_ms: float | None = None) -> dict[str, str]:
+        if overhead_ms is None:
+            overhead_ms = ((sent_at - exchange.request.received_at) + (time.perf_counter() - answered_at)) * 1000
+        headers = {
+            "x-overspill-route": exchange.answered_by,
+            "x-overspill-overhead-ms": f"{overhead_ms:.2f}",
+            "x-overspill-request-id": exchange.request.request_id,
+        }
+        if exchange.fallback_reason:
+            headers["x-overspill-fallback-reason"] = exchange.fallback_reason
+        return headers
+
+    def _refuse(self, request: ProxyRequest, refusal: GatewayError, *,
+                exchange: Exchange | None = None) -> ProxyResponse:
         headers = refusal.headers()
         headers["x-overspill-request-id"] = request.request_id
+        if exchange is not None and exchange.fallback_reason:
+            headers["x-overspill-route"] = exchange.answered_by
+            headers["x-overspill-fallback-reason"] = exchange.fallback_reason
         payload = refusal.body(request.request_id) if request.method != "HEAD" else b""
-        if caller is None or route is None or route.endpoint is not Endpoint.MESSAGES:
+        if exchange is None or not exchange.records_usage:
             return ProxyResponse(refusal.status, headers, payload)
 
         # An authenticated Messages request the gateway answered itself still leaves a usage event.
         def finish(outcome: RelayOutcome) -> None:
-            self._record(request, caller, body, outcome, status=refusal.status, streamed=False,
-                         overhead_ms=None, upstream_request_id=None, error_type=refusal.error_type)
+            self._record(exchange, outcome, status=refusal.status, streamed=False, overhead_ms=None,
+                         upstream_request_id=None, error_type=refusal.error_type)
 
         return ProxyResponse(refusal.status, headers, Relay(iter((payload,)), tap=None, on_close=finish))
 
-    def _record(self, request: ProxyRequest, caller: Caller, body: MessagesBody | None, outcome: RelayOutcome,
-                *, status: int, streamed: bool, overhead_ms: float | None, upstream_request_id: str | None,
-                error_type: str | None = None) -> None:
+    def _record(self, exchange: Exchange, outcome: RelayOutcome, *, status: int, streamed: bool,
+                overhead_ms: float | None, upstream_request_id: str | None, error_type: str | None = None) -> None:
+        request, caller, body = exchange.request, exchange.caller, exchange.body
         tap = outcome.tap
         ended_at = outcome.ended_at or time.perf_counter()
         event = UsageEvent(
@@ -146,13 +266,16 @@ class Proxy:
             occurred_at=request.received_wall,
             user_id=caller.user.user_id,
             key_prefix=caller.key.prefix,
-            route=ROUTE_PLAN,
+            route=exchange.answered_by,
             endpoint=Endpoint.MESSAGES.value,
             status=status,
             streamed=streamed,
             duration_ms=(ended_at - request.received_at) * 1000,
             session_id=request.header("x-claude-code-session-id"),
-            model=(tap.model if tap and tap.model else None) or (body.model if body else None),
+            # The model the developer asked for (a Bedrock answer reports it too, by design).
+            model=(body.model if body else None) or (tap.model if tap else None),
+            fallback_reason=exchange.fallback_reason,
+            bedrock_model_id=exchange.bedrock_model_id,
             stop_reason=tap.stop_reason if tap else None,
             error_type=error_type or (tap.error_type if tap else None) or _error_type_for(status),
             ttfb_ms=None if outcome.first_byte_at is None else (outcome.first_byte_at - request.received_at) * 1000,
@@ -167,6 +290,7 @@ class Proxy:
         logger.info("request finished", extra={
             "request_id": request.request_id, "user_id": event.user_id, "key_prefix": event.key_prefix,
             "status": status, "model": event.model, "route": event.route, "streamed": streamed,
+            "fallback_reason": event.fallback_reason, "bedrock_model_id": event.bedrock_model_id,
             "input_tokens": event.tokens.input_tokens, "output_tokens": event.tokens.output_tokens,
             "ttfb_ms": _round(event.ttfb_ms), "duration_ms": _round(event.duration_ms),
             "overhead_ms": _round(overhead_ms), "client_disconnected": event.client_disconnected,

@@ -7,6 +7,7 @@ serve Lambda (names from the CDK app), the local emulator and the tests.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -98,7 +99,9 @@ class UsageEventModel(Model):
     key_prefix = UnicodeAttribute()
     session_id = UnicodeAttribute(null=True)
     model = UnicodeAttribute(null=True)
-    route = UnicodeAttribute()
+    route = UnicodeAttribute()                          # plan | bedrock
+    fallback_reason = UnicodeAttribute(null=True)       # why Bedrock answered (overspill.fallback.FallbackReason)
+    bedrock_model_id = UnicodeAttribute(null=True)
     endpoint = UnicodeAttribute()
     status = NumberAttribute()
     stop_reason = UnicodeAttribute(null=True)
@@ -118,7 +121,48 @@ class UsageEventModel(Model):
     by_user = UsageByUserIndex()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (UserModel, AccessKeyModel, UsageEventModel)
+class BreakerModel(Model):
+    """One item per user: the memory of a plan limit (or failing plan) until it lifts.
+
+    Written only on state changes, always conditionally, so racing instances agree on one outcome."""
+
+    class Meta:
+        table_name = "overspill-breakers"
+        settings_field = "breakers_table"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute(default="closed")          # closed | open | half_open
+    open_until = UTCDateTimeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)                # plan_limit | throttle | overloaded | server_error | …
+    last_status = NumberAttribute(null=True)
+    failures = NumberAttribute(default=0)               # in the current failure window
+    window_started_at = UTCDateTimeAttribute(null=True)
+    trips = NumberAttribute(default=0)                  # times opened, ever
+    probe_until = UTCDateTimeAttribute(null=True)       # the half-open probe's lease
+    probe_owner = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+    revision = NumberAttribute(default=0)               # +1 per write: the condition of the next one
+
+
+class BedrockCredentialModel(Model):
+    """A user's own Bedrock credentials, encrypted (AWS Encryption SDK, KMS); absent = the function's role."""
+
+    class Meta:
+        table_name = "overspill-bedrock-credentials"
+        settings_field = "credentials_table"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()                           # api_key | access_key
+    region = UnicodeAttribute(null=True)
+    ciphertext = BinaryAttribute(legacy_encoding=False)
+    hint = UnicodeAttribute()                           # masked, for display: "AKIA…WXYZ", "…abcd"
+    updated_at = UTCDateTimeAttribute()
+    revision = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    UserModel, AccessKeyModel, UsageEventModel, BreakerModel, BedrockCredentialModel,
+)
 
 
 def bind_models(settings: Settings) -> None:

@@ -53,14 +53,22 @@ class AnthropicUpstream:
         # No default headers of httpx's own: what Claude Code sent is what Anthropic gets.
         self._client.headers.clear()
 
-    def send(self, request: UpstreamRequest) -> UpstreamAnswer:
+    def send(self, request: UpstreamRequest, *, first_byte_timeout_s: float | None = None) -> UpstreamAnswer:
+        """`first_byte_timeout_s` bounds the wait for the response headers only (a stream that has not started
+        by then is given up, so the caller can fall back before Claude Code's ~20 s stall warning)."""
         url = self._base + request.path + ("?" + request.query if request.query else "")
         outgoing = self._client.build_request(
             request.method, url, headers=request.headers,
             content=request.body if request.method not in ("GET", "HEAD") else None,
         )
+        timeouts = outgoing.extensions["timeout"]
+        body_read_timeout = timeouts["read"]
+        if first_byte_timeout_s is not None:
+            timeouts["read"] = first_byte_timeout_s
         try:
             response = self._client.send(outgoing, stream=True)
+            # httpcore reads this dict again when the body starts: from here on, the long timeout applies.
+            timeouts["read"] = body_read_timeout
         except httpx.TimeoutException as error:
             raise UpstreamUnavailable("anthropic", f"{self._host}: {_describe(error)}", timed_out=True) from None
         except httpx.TransportError as error:

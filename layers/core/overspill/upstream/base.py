@@ -31,7 +31,7 @@ class UpstreamAnswer(Protocol):
 class Upstream(Protocol):
     name: str
 
-    def send(self, request: UpstreamRequest) -> UpstreamAnswer:
+    def send(self, request: UpstreamRequest, *, first_byte_timeout_s: float | None = None) -> UpstreamAnswer:
         """Raises ``UpstreamUnavailable`` when no answer (not even an error status) could be had."""
         ...
 

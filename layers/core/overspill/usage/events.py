@@ -36,6 +36,8 @@ class UsageEvent:
     duration_ms: float
     session_id: str | None = None
     model: str | None = None
+    fallback_reason: str | None = None
+    bedrock_model_id: str | None = None
     stop_reason: str | None = None
     error_type: str | None = None
     tokens: TokenUsage = field(default_factory=TokenUsage)

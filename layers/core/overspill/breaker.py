@@ -1,0 +1,211 @@
+"""The plan-limit breaker: one item per user that remembers a limited (or failing) plan until it lifts.
+
+closed ──plan limit / throttle / repeated failures──▶ open ──reset passed, one instance wins the probe──▶
+half_open ──the probe's plan answer is good──▶ closed   (a bad one reopens it)
+
+Reads: at most one per request (eventually consistent), none while this instance's copy says "open" or
+its copy of "closed" is younger than ``cache_ttl``. Writes: only on state changes, each conditional on the
+revision that was read, so instances racing after the reset agree on exactly one probe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from overspill.fallback import COUNTED_FAILURES, FallbackReason, FallbackSignal
+from overspill.observability import logger
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    user_id: str
+    state: BreakerState = BreakerState.CLOSED
+    open_until: datetime | None = None
+    reason: str | None = None
+    last_status: int | None = None
+    failures: int = 0
+    trips: int = 0
+    probe_until: datetime | None = None
+    probe_owner: str | None = None
+    updated_at: datetime | None = None
+    revision: int = 0
+
+
+class Route(StrEnum):
+    PLAN = "plan"
+    BEDROCK = "bedrock"
+    PROBE = "probe"      # the plan, as the one request that tests whether the limit lifted
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    route: Route
+    breaker: Breaker
+    reason: FallbackReason | None = None   # why Bedrock (when the route is Bedrock)
+    probe_owner: str | None = None
+
+
+class BreakerStore(Protocol):
+    def get(self, user_id: str, *, consistent: bool = False) -> Breaker: ...
+
+    def replace(self, new: Breaker, *, expected_revision: int) -> bool:
+        """Write `new` if the stored revision is still `expected_revision` (0: no item yet)."""
+        ...
+
+
+@dataclass(slots=True)
+class _Cached:
+    breaker: Breaker
+    read_at: float
+
+
+class BreakerService:
+    def __init__(
+        self,
+        store: BreakerStore,
+        *,
+        cache_ttl_s: float,
+        failure_threshold: int,
+        failure_window: timedelta,
+        failure_cooldown: timedelta,
+        probe_lease: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._cache_ttl_s = cache_ttl_s
+        self._failure_threshold = failure_threshold
+        self._failure_window = failure_window
+        self._failure_cooldown = failure_cooldown
+        self._probe_lease = probe_lease
+        self._now = clock
+        self._monotonic = monotonic
+        self._cache: dict[str, _Cached] = {}
+        # Counted failures (5xx, 529, timeouts) are kept per instance: no write until they open the breaker.
+        self._failures: dict[str, list[datetime]] = {}
+        self._lock = threading.Lock()
+
+    # -- deciding -------------------------------------------------------------------------------------
+
+    def decide(self, user_id: str) -> Decision:
+        now = self._now()
+        breaker = self._current(user_id, now)
+        if breaker.state is BreakerState.CLOSED:
+            return Decision(Route.PLAN, breaker)
+        if breaker.state is BreakerState.OPEN and breaker.open_until and now < breaker.open_until:
+            return Decision(Route.BEDROCK, breaker, FallbackReason.BREAKER_OPEN)
+        if breaker.state is BreakerState.HALF_OPEN and breaker.probe_until and now < breaker.probe_until:
+            return Decision(Route.BEDROCK, breaker, FallbackReason.BREAKER_OPEN)  # another request is probing
+        return self._try_probe(breaker, now)
+
+    def _current(self, user_id: str, now: datetime) -> Breaker:
+        with self._lock:
+            cached = self._cache.get(user_id)
+        if cached is not None:
+            b = cached.breaker
+            still_open = b.state is BreakerState.OPEN and b.open_until is not None and now < b.open_until
+            fresh = self._monotonic() - cached.read_at < self._cache_ttl_s
+            if still_open or (fresh and b.state is not BreakerState.OPEN):
+                return b
+        return self._read(user_id)
+
+    def _read(self, user_id: str, *, consistent: bool = False) -> Breaker:
+        breaker = self._store.get(user_id, consistent=consistent)
+        self._remember(breaker)
+        return breaker
+
+    def _remember(self, breaker: Breaker) -> None:
+        with self._lock:
+            self._cache[breaker.user_id] = _Cached(breaker, self._monotonic())
+
+    def _try_probe(self, breaker: Breaker, now: datetime) -> Decision:
+        owner = uuid.uuid4().hex
+        probing = replace(breaker, state=BreakerState.HALF_OPEN, probe_owner=owner,
+                          probe_until=now + self._probe_lease, updated_at=now, revision=breaker.revision + 1)
+        if self._store.replace(probing, expected_revision=breaker.revision):
+            self._remember(probing)
+            logger.info("breaker half-open: probing the plan", extra={"user_id": breaker.user_id})
+            return Decision(Route.PROBE, probing, probe_owner=owner)
+        # Another instance won the probe (or changed the state): follow what it wrote.
+        latest = self._read(breaker.user_id, consistent=True)
+        if latest.state is BreakerState.CLOSED:
+            return Decision(Route.PLAN, latest)
+        return Decision(Route.BEDROCK, latest, FallbackReason.BREAKER_OPEN)
+
+    # -- learning from the plan's answer -------------------------------------------------------------------
+
+    def plan_failed(self, decision: Decision, signal: FallbackSignal) -> None:
+        """The plan's answer (or its absence) sent this request to Bedrock; remember what it implies."""
+        now = self._now()
+        user_id = decision.breaker.user_id
+        if signal.open_until is not None:
+            self._open(decision.breaker, signal.open_until, signal.reason, signal.status, now)
+            return
+        if signal.reason not in COUNTED_FAILURES:
+            return
+        if decision.route is Route.PROBE:  # the probe failed: back to waiting, for the cooldown
+            self._open(decision.breaker, now + self._failure_cooldown, signal.reason, signal.status, now)
+            return
+        with self._lock:
+            recent = [t for t in self._failures.get(user_id, []) if now - t < self._failure_window] + [now]
+            self._failures[user_id] = recent
+        if len(recent) >= self._failure_threshold:
+            with self._lock:
+                self._failures.pop(user_id, None)
+            self._open(decision.breaker, now + self._failure_cooldown, signal.reason, signal.status, now,
+                       failures=len(recent))
+
+    def plan_answered(self, decision: Decision) -> None:
+        """The plan gave an answer the developer gets (success or a client error): a probe closes it."""
+        user_id = decision.breaker.user_id
+        with self._lock:
+            self._failures.pop(user_id, None)
+        if decision.route is not Route.PROBE:
+            return
+        now = self._now()
+        closed = replace(decision.breaker, state=BreakerState.CLOSED, open_until=None, probe_owner=None,
+                         probe_until=None, failures=0, updated_at=now, revision=decision.breaker.revision + 1)
+        if self._store.replace(closed, expected_revision=decision.breaker.revision):
+            self._remember(closed)
+            logger.info("breaker closed: the plan answers again", extra={"user_id": user_id})
+        else:
+            self._read(user_id, consistent=True)
+
+    def switch_early(self, decision: Decision, until: datetime, status: int) -> None:
+        """The plan answered, but reported utilisation over the threshold: use Bedrock from the next request."""
+        self._open(decision.breaker, until, FallbackReason.EARLY_SWITCH, status, self._now())
+
+    def _open(self, seen: Breaker, until: datetime, reason: str, status: int | None, now: datetime, *,
+              failures: int = 0) -> None:
+        for _ in range(2):  # the item we read may be stale: one retry against the latest
+            if seen.state is BreakerState.OPEN and seen.open_until and seen.open_until >= until:
+                self._remember(seen)
+                return  # already open at least as long
+            opened = replace(seen, state=BreakerState.OPEN, open_until=until, reason=str(reason),
+                             last_status=status, failures=failures, trips=seen.trips + 1, probe_owner=None,
+                             probe_until=None, updated_at=now, revision=seen.revision + 1)
+            if self._store.replace(opened, expected_revision=seen.revision):
+                self._remember(opened)
+                logger.info("breaker opened", extra={"user_id": seen.user_id, "reason": str(reason),
+                                                     "status": status, "open_until": until.isoformat()})
+                return
+            seen = self._read(seen.user_id, consistent=True)
+
+    def forget(self, user_id: str) -> None:
+        """Drop this instance's copy (an admin reset it)."""
+        with self._lock:
+            self._cache.pop(user_id, None)
+            self._failures.pop(user_id, None)
