@@ -39,20 +39,29 @@ def _wait_http(url: str, timeout_s: float = 60) -> None:
 
 
 @contextmanager
-def fake_anthropic_process(*, delay_ms: float, event_interval_ms: float, text_events: int) -> Iterator[str]:
+def fake_process(module: str, *args: str, probe: str) -> Iterator[str]:
+    """A fake upstream (tests.support.fake_anthropic / fake_bedrock) in its own process; yields its URL."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fake_anthropic", "--port", str(port), "--delay-ms", str(delay_ms),
-         "--event-interval-ms", str(event_interval_ms), "--text-events", str(text_events)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    process = subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *args], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_http(url + "/v1/models")
+        _wait_http(url + probe)
         yield url
     finally:
         process.terminate()
         process.wait(10)
+
+
+def fake_anthropic_process(*, delay_ms: float = 0, event_interval_ms: float = 0, text_events: int = 20,
+                           extra: tuple[str, ...] = ()):
+    return fake_process("tests.support.fake_anthropic", "--delay-ms", str(delay_ms), "--event-interval-ms",
+                        str(event_interval_ms), "--text-events", str(text_events), *extra, probe="/v1/models")
+
+
+def fake_bedrock_process(*, delay_ms: float, event_interval_ms: float, text_events: int):
+    return fake_process("tests.support.fake_bedrock", "--delay-ms", str(delay_ms), "--event-interval-ms",
+                        str(event_interval_ms), "--text-events", str(text_events), probe="/")
 
 
 class DevProcess:
@@ -66,13 +75,16 @@ class DevProcess:
 
 
 @contextmanager
-def overspill_dev_process(anthropic_url: str) -> Iterator[DevProcess]:
+def overspill_dev_process(anthropic_url: str, *, bedrock_url: str | None = None,
+                          settings: dict[str, str] | None = None) -> Iterator[DevProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSPILL_")}
     env["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # as in production, where INFO goes to CloudWatch asynchronously
+    env.update({f"OVERSPILL_{name.upper()}": value for name, value in (settings or {}).items()})
+    bedrock = ["--bedrock-endpoint-url", bedrock_url] if bedrock_url else []
     with tempfile.TemporaryDirectory() as state:
         process = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "overspill"), "dev", "--port", str(free_port()), "--anthropic-url",
-             anthropic_url, "--state-dir", state],
+             anthropic_url, "--state-dir", state, *bedrock],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         found: dict[str, str] = {}

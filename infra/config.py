@@ -7,11 +7,16 @@ context key, so a typo fails at synth rather than half-way through a deployment.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from infra.bedrock_access import UngrantableModel, bedrock_access
+from overspill.bedrock.models import GEOGRAPHIES, parse_model_map
+from overspill.config import SettingsError
 
 PRODUCTION_STAGES = frozenset({"prod", "production"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -30,6 +35,11 @@ class ConfigError(ValueError):
 class DeployConfig:
     stage: str = "dev"
     bedrock_region: str = "us-east-1"
+    # The inference-profile prefix the proxy puts on Bedrock model ids (overspill.bedrock.models.GEOGRAPHIES).
+    bedrock_geography: str = "us"
+    # Extra or replaced model mappings (requested name → Bedrock id, profile id or ARN), sorted by name. The IAM
+    # policy is derived from them, so a mapping takes effect only through a deploy.
+    bedrock_model_map: tuple[tuple[str, str], ...] = ()
     proxy_memory_mb: int = 1024
     usage_retention_days: int = 400
     anthropic_url: str = "https://api.anthropic.com"
@@ -43,6 +53,10 @@ class DeployConfig:
         if not isinstance(self.bedrock_region, str) or not _REGION.fullmatch(self.bedrock_region):
             raise ConfigError(f"context 'bedrockRegion' must be an AWS region such as 'us-east-1'; "
                               f"got {self.bedrock_region!r}")
+        if self.bedrock_geography not in GEOGRAPHIES:
+            raise ConfigError(f"context 'bedrockGeography' must be one of {', '.join(GEOGRAPHIES)} (the Bedrock "
+                              f"inference-profile prefix); got {self.bedrock_geography!r}")
+        self._check_model_map()
         low, high = LAMBDA_MEMORY_MB
         if not low <= self.proxy_memory_mb <= high:
             raise ConfigError(f"context 'proxyMemoryMb' must be a whole number of MB from {low} to {high} "
@@ -57,6 +71,31 @@ class DeployConfig:
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"context 'logLevel' must be one of {', '.join(LOG_LEVELS)}; "
                               f"got {self.log_level!r}")
+
+    def _check_model_map(self) -> None:
+        pairs = self.bedrock_model_map
+        if not isinstance(pairs, tuple) or not all(
+                isinstance(p, tuple) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs):
+            raise ConfigError(f"context 'bedrockModelMap' must be a JSON object from model name to Bedrock model "
+                              f"id; got {pairs!r}")
+        try:
+            # What the proxy will do with the variable: the same parser, the same errors.
+            parse_model_map(self.bedrock_model_map_json or None)
+            bedrock_access(geography=self.bedrock_geography, overrides=dict(pairs), region=self.bedrock_region,
+                           account="123456789012", partition="aws")
+        except (SettingsError, UngrantableModel) as error:
+            raise ConfigError(f"context 'bedrockModelMap': {error}") from None
+
+    @property
+    def model_overrides(self) -> dict[str, str]:
+        return dict(self.bedrock_model_map)
+
+    @property
+    def bedrock_model_map_json(self) -> str:
+        """``OVERSPILL_BEDROCK_MODEL_MAP``: compact JSON, or "" when there are no overrides."""
+        if not self.bedrock_model_map:
+            return ""
+        return json.dumps(dict(self.bedrock_model_map), separators=(",", ":"), sort_keys=True)
 
     @property
     def is_production(self) -> bool:
@@ -104,9 +143,30 @@ def _upper(key: str, raw: Any) -> str:
     return _text(key, raw).upper()
 
 
+def _lower(key: str, raw: Any) -> str:
+    return _text(key, raw).lower()
+
+
+def _model_map(key: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """A JSON object: as such in cdk.json, as a string with ``-c bedrockModelMap='{"…": "…"}'``."""
+    if isinstance(raw, Mapping):
+        text = json.dumps(dict(raw))
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        raise ConfigError(f"context {key!r} must be a JSON object from model name to Bedrock model id; got {raw!r}")
+    try:
+        mapping = parse_model_map(text)
+    except SettingsError as error:
+        raise ConfigError(f"context {key!r}: {error}") from None
+    return tuple(sorted(mapping.items()))
+
+
 _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "stage": ("stage", _text),
     "bedrockRegion": ("bedrock_region", _text),
+    "bedrockGeography": ("bedrock_geography", _lower),
+    "bedrockModelMap": ("bedrock_model_map", _model_map),
     "proxyMemoryMb": ("proxy_memory_mb", _integer),
     "usageRetentionDays": ("usage_retention_days", _integer),
     "anthropicUrl": ("anthropic_url", _text),

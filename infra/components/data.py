@@ -1,4 +1,4 @@
-"""Data: one DynamoDB table per pynamodb model, and the access-key pepper.
+"""Data: one DynamoDB table per pynamodb model, the access-key pepper, and the key of stored Bedrock credentials.
 
 Tables are generated from ``overspill.store.schema.all_table_specs()`` — the same specs the local emulator
 creates its tables from — never written by hand, so the code and the infrastructure cannot drift apart.
@@ -6,13 +6,14 @@ creates its tables from — never written by hand, so the code and the infrastru
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
-from overspill.store.schema import IndexSpec, KeyAttr, TableSpec, all_table_specs
 
 from infra.config import DeployConfig
+from overspill.store.schema import IndexSpec, KeyAttr, TableSpec, all_table_specs
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -33,6 +34,12 @@ _STREAM_VIEWS = {
 # once, at creation. Do not change the generator settings of an existing secret (CloudFormation would
 # generate a new value).
 PEPPER_LENGTH = 64
+# A removed dev key is deleted after the shortest wait KMS allows; prod keys are retained, never deleted.
+DEV_KEY_PENDING_WINDOW = Duration.days(7)
+
+
+def credentials_key_alias(stage: str) -> str:
+    return f"alias/overspill-{stage}-credentials"
 
 
 def table_id(spec: TableSpec) -> str:
@@ -60,7 +67,7 @@ def _index(index: IndexSpec) -> dynamodb.GlobalSecondaryIndexPropsV2:
 
 
 class Data(Construct):
-    """The tables (``tables[settings_field]``) and the pepper secret."""
+    """The tables (``tables[settings_field]``), the pepper secret and the credentials key."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig) -> None:
         super().__init__(scope, construct_id)
@@ -83,6 +90,19 @@ class Data(Construct):
                 include_space=False,
             ),
             removal_policy=removal,
+        )
+
+        # Per-user Bedrock credentials are sealed with the AWS Encryption SDK under this key (see
+        # overspill.credentials.vault). Deleting it makes every stored credential undecryptable, hence RETAIN
+        # in production. The key policy is CDK's default (the account root administers it; IAM policies grant
+        # its use), so each function's role states exactly what it may do with it.
+        self.credentials_key = kms.Key(
+            self, "CredentialsKey",
+            description=f"Overspill ({config.stage}): encrypts the Bedrock credentials stored per user",
+            alias=credentials_key_alias(config.stage),
+            enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=None if config.is_production else DEV_KEY_PENDING_WINDOW,
         )
 
     def table(self, settings_field: str) -> dynamodb.TableV2:

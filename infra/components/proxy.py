@@ -13,11 +13,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from overspill.config import Settings, env_name
 
 from infra import assets
+from infra.bedrock_access import bedrock_access, bedrock_statements
 from infra.components.data import Data
 from infra.config import DeployConfig
+from overspill.config import Settings, env_name
+from overspill.credentials.vault import PURPOSE, encryption_context
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -29,12 +31,27 @@ _RETENTION = {30: logs.RetentionDays.ONE_MONTH, 365: logs.RetentionDays.ONE_YEAR
 
 # What the request path does to each table (see overspill.store.*): authenticate reads the key and the
 # user, records the key's last use (a conditional UpdateItem), and writes one usage event (a conditional
-# PutItem). Nothing else: no Scan, no Query, no deletes.
+# PutItem); routing reads the user's breaker (eventually or strongly consistent) and replaces it with a
+# conditional PutItem; the fallback reads the user's stored Bedrock credentials (written by the admin
+# function, never by the proxy). Nothing else: no Scan, no Query, no deletes.
 TABLE_ACTIONS = {
     "users_table": ("dynamodb:GetItem",),
     "access_keys_table": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
     "usage_table": ("dynamodb:PutItem",),
+    "breakers_table": ("dynamodb:GetItem", "dynamodb:PutItem"),
+    "credentials_table": ("dynamodb:GetItem",),
 }
+
+
+def _context_key_of_purpose() -> str:
+    """The encryption-context key whose value is the vault's fixed PURPOSE (the other one names the user)."""
+    (key,) = [k for k, v in encryption_context("any-user").items() if v == PURPOSE]
+    return key
+
+
+# The proxy only opens stored credentials: Decrypt, and only of ciphertexts sealed for this purpose. Sealing
+# them (GenerateDataKey) is the admin function's business.
+CREDENTIALS_KEY_CONDITION = {"StringEquals": {f"kms:EncryptionContext:{_context_key_of_purpose()}": PURPOSE}}
 
 
 def settings_env(**values: str) -> dict[str, str]:
@@ -85,6 +102,12 @@ class Proxy(Construct):
         self.log_group.grant_write(self.role)
 
         tables = {field: data.table(field).table_name for field in data.specs}
+        bedrock_settings = {
+            "bedrock_region": config.bedrock_region,
+            "bedrock_geography": config.bedrock_geography,
+        }
+        if config.bedrock_model_map_json:
+            bedrock_settings["bedrock_model_map"] = config.bedrock_model_map_json
         environment = {
             "AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER,
             "POWERTOOLS_SERVICE_NAME": "overspill",
@@ -93,8 +116,11 @@ class Proxy(Construct):
                 stage=config.stage,
                 region=Stack.of(self).region,
                 pepper_secret_id=data.pepper.secret_arn,
+                # An ARN: the vault then needs no DescribeKey, and decrypts only under exactly this key.
+                credentials_kms_key_id=data.credentials_key.key_arn,
                 anthropic_url=config.anthropic_url,
                 usage_ttl_days=str(config.usage_retention_days),
+                **bedrock_settings,
                 **tables,
             ),
         }
@@ -115,6 +141,8 @@ class Proxy(Construct):
         )
         self._grant_tables(data)
         data.pepper.grant_read(self.function)
+        self._grant_credentials_key(data)
+        self._grant_bedrock(config)
 
         # Public by design: the access key in the path is the credential, checked by the function itself.
         self.url = self.function.add_function_url(
@@ -130,4 +158,24 @@ class Proxy(Construct):
             self.function.add_to_role_policy(iam.PolicyStatement(
                 actions=list(actions),
                 resources=[data.table(field).table_arn],
+            ))
+
+    def _grant_credentials_key(self, data: Data) -> None:
+        self.function.add_to_role_policy(iam.PolicyStatement(
+            sid="DecryptStoredBedrockCredentials",
+            actions=["kms:Decrypt"],
+            resources=[data.credentials_key.key_arn],
+            conditions=CREDENTIALS_KEY_CONDITION,
+        ))
+
+    def _grant_bedrock(self, config: DeployConfig) -> None:
+        """The fallback through the function's own role (users with stored credentials use theirs)."""
+        stack = Stack.of(self)
+        self.bedrock_grants = bedrock_access(
+            geography=config.bedrock_geography, overrides=config.model_overrides, region=config.bedrock_region,
+            account=stack.account, partition=stack.partition)
+        for spec in bedrock_statements(self.bedrock_grants):
+            self.function.add_to_role_policy(iam.PolicyStatement(
+                sid=spec.sid, actions=list(spec.actions), resources=list(spec.resources),
+                conditions=spec.conditions or None,
             ))

@@ -29,3 +29,5 @@ class OverspillStack(Stack):
                   description="Function URL; developers set ANTHROPIC_BASE_URL=<this>ak/<their access key>")
         CfnOutput(self, "PepperSecretArn", value=self.data.pepper.secret_arn,
                   description="The access-key pepper (never rotate: it would invalidate every key)")
+        CfnOutput(self, "CredentialsKeyArn", value=self.data.credentials_key.key_arn,
+                  description="The KMS key under which per-user Bedrock credentials are stored (never delete it)")

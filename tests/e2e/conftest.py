@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_bedrock import FakeBedrock
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_LINE = re.compile(r"^export ANTHROPIC_BASE_URL=(http://[^/]+)/ak/(\S+)$")
@@ -44,12 +45,15 @@ class DevRun:
         return "".join(self.output)
 
 
-def start_dev(anthropic_url: str, state_dir: Path, port: int | None = None, timeout_s: float = 60) -> DevRun:
+def start_dev(anthropic_url: str, state_dir: Path, port: int | None = None, timeout_s: float = 60,
+              bedrock_url: str | None = None, **settings: str) -> DevRun:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSPILL_")}
+    env.update({f"OVERSPILL_{name.upper()}": value for name, value in settings.items()})
+    bedrock = ["--bedrock-endpoint-url", bedrock_url] if bedrock_url else []
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "overspill"), "dev", "--port", str(port), "--anthropic-url", anthropic_url,
-         "--state-dir", str(state_dir)],
+         "--state-dir", str(state_dir), *bedrock],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
     )
     output: list[str] = []
@@ -93,15 +97,22 @@ def anthropic() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture(scope="session")
-def dev(anthropic: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    run = start_dev(anthropic.url, tmp_path_factory.mktemp("state"))
+def bedrock() -> Iterator[FakeBedrock]:
+    with FakeBedrock() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def dev(anthropic: FakeAnthropic, bedrock: FakeBedrock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
+    run = start_dev(anthropic.url, tmp_path_factory.mktemp("state"), bedrock_url=bedrock.url)
     yield run
     stop_dev(run)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_fake(anthropic: FakeAnthropic) -> None:
+def _fresh_fakes(anthropic: FakeAnthropic, bedrock: FakeBedrock) -> None:
     anthropic.clear()
+    bedrock.clear()
 
 
 def python() -> str:

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CLAUDE = ROOT / "tests" / "e2e" / "node_modules" / ".bin" / "claude"
 
 
-def run_claude(base_url: str, home: Path, prompt: str, **extra_env: str) -> subprocess.CompletedProcess:
+def run_claude(base_url: str, home: Path, prompt: str, *, extra_args: list[str] | None = None,
+               **extra_env: str) -> subprocess.CompletedProcess:
     assert CLAUDE.exists(), "Claude Code is not installed: run `make test` (npm ci --prefix tests/e2e)"
     env = {
         "PATH": os.environ["PATH"],
@@ -31,8 +32,8 @@ def run_claude(base_url: str, home: Path, prompt: str, **extra_env: str) -> subp
         "DISABLE_ERROR_REPORTING": "1",
         **extra_env,
     }
-    return subprocess.run([str(CLAUDE), "-p", prompt, "--output-format", "json"], env=env, cwd=home,
-                          capture_output=True, text=True, timeout=120)
+    command = [str(CLAUDE), "-p", prompt, "--output-format", "json", *(extra_args or [])]
+    return subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture

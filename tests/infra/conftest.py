@@ -15,14 +15,26 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import pytest  # noqa: E402
 from aws_cdk import Stack  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
-from overspill.config import env_name  # noqa: E402
-from overspill.store.schema import TableSpec, all_table_specs  # noqa: E402
 
 from infra.app import build_app  # noqa: E402
+from infra.config import DeployConfig  # noqa: E402
+from overspill.config import env_name  # noqa: E402
+from overspill.store.schema import TableSpec, all_table_specs  # noqa: E402
 
 OVERSPILL_DIR = Path(__file__).resolve().parents[2] / "layers" / "core" / "overspill"
 # Prod as a CLI user would deploy it: `-c stage=prod -c proxyMemoryMb=1536` (context values as strings).
 PROD_CONTEXT = {"stage": "prod", "proxyMemoryMb": "1536"}
+# Bedrock configured away from the defaults, again as `-c key=value` strings: another Region, global
+# inference profiles, and a model map with every kind of target the proxy accepts.
+CUSTOM_MODEL_MAP = {
+    "claude-sonnet-4-5": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",           # a default, replaced
+    "claude-next": "eu.anthropic.claude-next-v1:0",                                    # an inference-profile id
+    "claude-direct": "anthropic.claude-direct-v1:0",                                   # a bare foundation model
+    "claude-fm-arn": "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-fm-arn-v1:0",
+    "claude-profile-arn[1m]": "arn:aws:bedrock:eu-west-1:210987654321:inference-profile/eu.anthropic.claude-p-v1:0",
+}
+CUSTOM_CONTEXT = {"stage": "qa", "bedrockRegion": "eu-west-1", "bedrockGeography": "global",
+                  "bedrockModelMap": json.dumps(CUSTOM_MODEL_MAP)}
 
 
 @dataclass
@@ -35,6 +47,10 @@ class Synth:
     outdir: Path
     # The overspill package's source as it was when this synth began (others may edit it meanwhile).
     overspill_source: dict[Path, bytes]
+
+    @property
+    def config(self) -> DeployConfig:
+        return self.stack.config
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.json["Resources"].items() if v["Type"] == type_}
@@ -96,6 +112,11 @@ def dev(synth: Callable[..., Synth]) -> Synth:
 @pytest.fixture(scope="session")
 def prod(synth: Callable[..., Synth]) -> Synth:
     return synth(**PROD_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def custom(synth: Callable[..., Synth]) -> Synth:
+    return synth(**CUSTOM_CONTEXT)
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

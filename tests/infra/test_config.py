@@ -15,6 +15,8 @@ def test_cdk_json_defaults_are_the_documented_defaults():
     config = DeployConfig()
     assert (config.stage, config.bedrock_region, config.proxy_memory_mb, config.usage_retention_days,
             config.anthropic_url) == ("dev", "us-east-1", 1024, 400, "https://api.anthropic.com")
+    assert (config.bedrock_geography, config.bedrock_model_map, config.bedrock_model_map_json) == ("us", (), "")
+    assert context["bedrockModelMap"] == {}  # a JSON object in cdk.json, so operators see its shape
 
 
 def test_cdk_json_runs_the_app_from_the_venv():
@@ -60,6 +62,16 @@ def test_bad_memory_sizes_are_refused(memory):
     ("anthropicUrl", "https://api.anthropic.com/?x=1"),
     ("logLevel", "LOUD"),
     ("stage", 7),
+    ("bedrockGeography", "mars"),
+    ("bedrockGeography", "us-east-1"),
+    ("bedrockGeography", 1),
+    ("bedrockModelMap", "not json"),
+    ("bedrockModelMap", '["a", "b"]'),
+    ("bedrockModelMap", ["a", "b"]),
+    ("bedrockModelMap", '{"claude-x": 7}'),
+    ("bedrockModelMap", '{"claude-x": "us.anthropic.claude x"}'),
+    ("bedrockModelMap", '{"": "us.anthropic.claude-x-v1:0"}'),
+    ("bedrockModelMap", 42),
 ])
 def test_other_bad_values_are_refused_naming_the_key(key, value):
     with pytest.raises(ConfigError, match=key):
@@ -74,3 +86,43 @@ def test_the_app_refuses_bad_context_before_building_anything():
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         DeployConfig().stage = "prod"  # type: ignore[misc]
+
+
+def test_geography_is_case_insensitive():
+    assert DeployConfig.from_context({"bedrockGeography": " EU "}).bedrock_geography == "eu"
+
+
+@pytest.mark.parametrize("raw", [
+    {"claude-x": "us.anthropic.claude-x-v1:0", "claude-a[1m]": "anthropic.claude-a-v1:0"},
+    '{"claude-x": "us.anthropic.claude-x-v1:0", "claude-a[1m]": "anthropic.claude-a-v1:0"}',
+])
+def test_model_map_from_cdk_json_or_the_command_line(raw):
+    """cdk.json gives an object; ``-c bedrockModelMap='{…}'`` gives a string. Both mean the same."""
+    config = DeployConfig.from_context({"bedrockModelMap": raw})
+    assert config.bedrock_model_map == (("claude-a[1m]", "anthropic.claude-a-v1:0"),
+                                        ("claude-x", "us.anthropic.claude-x-v1:0"))
+    assert config.model_overrides == {"claude-x": "us.anthropic.claude-x-v1:0",
+                                      "claude-a[1m]": "anthropic.claude-a-v1:0"}
+    # What the proxy receives parses, with the proxy's own parser, to the same mapping.
+    from overspill.bedrock.models import parse_model_map
+
+    assert parse_model_map(config.bedrock_model_map_json) == config.model_overrides
+    assert DeployConfig.from_context({"bedrockModelMap": {}}) == DeployConfig()
+    assert DeployConfig.from_context({"bedrockModelMap": "{}"}) == DeployConfig()
+
+
+@pytest.mark.parametrize("target", [
+    "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123",
+    "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123",
+])
+def test_model_map_targets_that_cannot_be_granted_exactly_are_refused(target):
+    """The models behind an application profile or a provisioned model are unknown at synth: no exact grant."""
+    with pytest.raises(ConfigError, match="bedrockModelMap.*cannot be known"):
+        DeployConfig.from_context({"bedrockModelMap": {"claude-x": target}})
+
+
+def test_a_model_map_given_directly_is_checked_too():
+    with pytest.raises(ConfigError, match="bedrockModelMap"):
+        DeployConfig(bedrock_model_map=(("claude-x", "us.anthropic.claude x"),))
+    with pytest.raises(ConfigError, match="bedrockModelMap"):
+        DeployConfig(bedrock_model_map={"claude-x": "y"})  # type: ignore[arg-type]

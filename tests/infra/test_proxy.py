@@ -9,10 +9,11 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from overspill.config import ENV_PREFIX, Settings, env_name
 
 from infra.config import DeployConfig
-from tests.infra.conftest import SPECS, spec_id
+from overspill.bedrock.models import ModelMap, parse_model_map
+from overspill.config import ENV_PREFIX, Settings, env_name
+from tests.infra.conftest import CUSTOM_MODEL_MAP, SPECS, spec_id
 
 
 def _layers(synth) -> dict[str, dict]:
@@ -93,20 +94,44 @@ def test_settings_environment(dev, prod):
         assert env["OVERSPILL_USAGE_TTL_DAYS"] == "400"
         assert env["POWERTOOLS_SERVICE_NAME"] == "overspill"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        key_id, _ = synth.only("AWS::KMS::Key")
+        assert env["OVERSPILL_CREDENTIALS_KMS_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert env["OVERSPILL_BEDROCK_REGION"] == "us-east-1"
+        assert env["OVERSPILL_BEDROCK_GEOGRAPHY"] == "us"
+        assert "OVERSPILL_BEDROCK_MODEL_MAP" not in env  # no overrides: the code's defaults
         # On AWS, every client uses the real endpoints.
         assert env_name("aws_endpoint_url") not in env
+        assert env_name("bedrock_endpoint_url") not in env
 
 
-def test_every_overspill_variable_is_a_setting_the_code_reads(dev):
+def test_bedrock_settings_come_from_context(custom):
+    env = custom.environment
+    assert env["OVERSPILL_STAGE"] == "qa"
+    assert env["OVERSPILL_BEDROCK_REGION"] == "eu-west-1"
+    assert env["OVERSPILL_BEDROCK_GEOGRAPHY"] == "global"
+    assert parse_model_map(env["OVERSPILL_BEDROCK_MODEL_MAP"]) == CUSTOM_MODEL_MAP
+    assert env_name("bedrock_endpoint_url") not in env
+
+
+@pytest.mark.parametrize("name", ["dev", "prod", "custom"])
+def test_every_overspill_variable_is_a_setting_the_code_reads(request, name):
+    synth = request.getfixturevalue(name)
     known = {env_name(f.name) for f in fields(Settings)}
-    ours = {name for name in dev.environment if name.startswith(ENV_PREFIX)}
+    ours = {name for name in synth.environment if name.startswith(ENV_PREFIX)}
     assert ours <= known, f"variables Settings ignores: {sorted(ours - known)}"
-    # And Settings accepts the values (CloudFormation references stand in as plain strings).
-    env = {k: v if isinstance(v, str) else f"resolved-{k.lower()}" for k, v in dev.environment.items()}
+    # And Settings accepts the values (CloudFormation references stand in as plain strings) ...
+    env = {k: v if isinstance(v, str) else f"resolved-{k.lower()}" for k, v in synth.environment.items()}
     settings = Settings.from_env(env)
-    assert settings.stage == "dev"
-    assert settings.usage_ttl_days == 400
-    assert settings.aws_endpoint_url is None
+    config = synth.config
+    assert settings.stage == config.stage
+    assert settings.usage_ttl_days == config.usage_retention_days
+    assert settings.aws_endpoint_url is None and settings.bedrock_endpoint_url is None
+    assert (settings.bedrock_region, settings.bedrock_geography) == (config.bedrock_region, config.bedrock_geography)
+    # ... and so does the proxy's wiring: the model map it builds from them is the one the policy was made from.
+    models = ModelMap(settings.bedrock_geography, parse_model_map(settings.bedrock_model_map))
+    assert dict(models.overrides) == config.model_overrides
+    for spec in SPECS:
+        assert getattr(settings, spec.settings_field) == f"resolved-{env_name(spec.settings_field).lower()}"
 
 
 def test_function_url_streams_and_is_public(any_stage):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra.config import DeployConfig
 from tests.infra.conftest import SPECS
 
-STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup")
+STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::KMS::Key")
 
 
 def _stateful(synth) -> dict[str, dict]:
@@ -20,7 +20,7 @@ def test_stack_is_named_after_the_stage(dev, prod):
 def test_prod_retains_and_protects_its_data(prod, dev):
     assert prod.stack.termination_protection is True
     assert dev.stack.termination_protection is False
-    assert len(_stateful(prod)) == len(SPECS) + 2
+    assert len(_stateful(prod)) == len(SPECS) + 3
     for logical_id, resource in _stateful(prod).items():
         assert resource["DeletionPolicy"] == "Retain", logical_id
         assert resource["UpdateReplacePolicy"] == "Retain", logical_id
@@ -32,6 +32,7 @@ def test_prod_retains_and_protects_its_data(prod, dev):
 
 
 def test_dev_is_disposable(dev):
+    assert len(_stateful(dev)) == len(SPECS) + 3
     for logical_id, resource in _stateful(dev).items():
         assert resource["DeletionPolicy"] == "Delete", logical_id
     for spec in SPECS:
@@ -59,3 +60,16 @@ def test_stack_resources_are_tagged(any_stage):
     _, function = any_stage.function
     tags = {t["Key"]: t["Value"] for t in function["Properties"]["Tags"]}
     assert tags == {"project": "overspill", "stage": stage}
+
+
+def test_the_credentials_key_is_kept_in_prod_and_deleted_soon_in_dev(prod, dev):
+    """Deleting the key makes every stored Bedrock credential undecryptable: prod never does; a removed dev
+    key is scheduled for deletion after KMS's shortest waiting period."""
+    _, prod_key = prod.only("AWS::KMS::Key")
+    assert (prod_key["DeletionPolicy"], prod_key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert "PendingWindowInDays" not in prod_key["Properties"]  # if ever removed by hand: KMS's 30 days
+    _, dev_key = dev.only("AWS::KMS::Key")
+    assert (dev_key["DeletionPolicy"], dev_key["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    assert dev_key["Properties"]["PendingWindowInDays"] == 7
+    for synth in (prod, dev):
+        assert synth.only("AWS::KMS::Key")[1]["Properties"]["EnableKeyRotation"] is True

@@ -11,8 +11,8 @@ import dataclasses
 from typing import Any
 
 import pytest
-from overspill.store.schema import IndexSpec, KeyAttr, TableSpec, create_table_request
 
+from overspill.store.schema import IndexSpec, KeyAttr, TableSpec, create_table_request
 from tests.infra.conftest import SPECS, spec_id
 
 
@@ -146,8 +146,12 @@ STABLE_LOGICAL_IDS = {
     "users_table": "DataUsersTableA308CF66",
     "access_keys_table": "DataAccessKeysTable479B4026",
     "usage_table": "DataUsageTable202A59A5",
+    "breakers_table": "DataBreakersTable70C129E6",
+    "credentials_table": "DataCredentialsTable7585EB66",
 }
 PEPPER_LOGICAL_ID = "DataAccessKeyPepperBCF76882"
+# A new key would leave every stored Bedrock credential sealed under the old one.
+CREDENTIALS_KEY_LOGICAL_ID = "DataCredentialsKey6A4CD215"
 
 
 def test_stateful_resources_keep_their_logical_ids(dev):
@@ -155,3 +159,5 @@ def test_stateful_resources_keep_their_logical_ids(dev):
         if spec.settings_field in STABLE_LOGICAL_IDS:
             assert dev.table_for(spec)[0] == STABLE_LOGICAL_IDS[spec.settings_field]
     assert dev.environment["OVERSPILL_PEPPER_SECRET_ID"] == {"Ref": PEPPER_LOGICAL_ID}
+    assert dev.environment["OVERSPILL_CREDENTIALS_KMS_KEY_ID"] == {"Fn::GetAtt": [CREDENTIALS_KEY_LOGICAL_ID, "Arn"]}
+    assert set(STABLE_LOGICAL_IDS) == {spec.settings_field for spec in SPECS}, "add the new table's id above"

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from moto import mock_aws
+
 from overspill.breaker import BreakerService, BreakerState, Route
 from overspill.config import Settings
 from overspill.fallback import FallbackReason, FallbackSignal
 from overspill.local.provision import create_tables
 from overspill.store.breakers import BreakerRepository
 from overspill.store.models import bind_models
-
 from tests.support.gateway import TEST_AWS_ENV
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
+
 from overspill.config import Settings
 from overspill.credentials import BedrockCredentials, CredentialsUnavailable
 from overspill.credentials.clients import BedrockClients

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from moto import mock_aws
+
 from overspill.config import Settings
 from overspill.credentials import BedrockCredentials, CredentialKind, CredentialsUnavailable
 from overspill.credentials.store import BedrockCredentialRepository

@@ -4,16 +4,17 @@ the breaker in DynamoDB (moto), and what the developer's client sees."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import anthropic as anthropic_sdk
 import httpx
 import pytest
+
 from overspill.breaker import BreakerState
 from overspill.store.breakers import BreakerRepository
 from overspill.users import RoutingMode
-
 from tests.support.fake_anthropic import Scenario
 from tests.support.fake_bedrock import Scenario as BedrockScenario
 from tests.support.gateway import LocalGateway, wait_for_usage
@@ -84,10 +85,18 @@ def test_after_the_reset_exactly_one_probe_goes_to_the_plan(gateway, developer, 
     assert ask(developer, gateway).headers["x-overspill-route"] == "bedrock"
     time.sleep(2.2)
     anthropic.clear()
-    anthropic.set_default(Scenario.stream(text="plan is back", event_delay=0.05, text_events=10))
+    # The plan takes 1.5 s to answer the probe, so every other request decides while the probe is still out
+    # (once the probe's answer starts, the breaker closes and later requests rightly go to the plan).
+    anthropic.set_default(Scenario.stream(text="plan is back", delay=1.5))
+    barrier = threading.Barrier(6)
+
+    def together(_: int) -> httpx.Response:
+        barrier.wait()
+        return ask(developer, gateway)
+
     try:
         with ThreadPoolExecutor(6) as pool:
-            answers = list(pool.map(lambda _: ask(developer, gateway), range(6)))
+            answers = list(pool.map(together, range(6)))
     finally:
         anthropic.set_default(None)
     assert [a.status_code for a in answers] == [200] * 6
@@ -313,3 +322,70 @@ def test_early_switch_on_high_utilisation(anthropic, bedrock):
         assert second.headers["x-overspill-route"] == "bedrock"
         breaker = BreakerRepository().get(developer.user_id, consistent=True)
         assert breaker.reason == "early_switch" and int(breaker.open_until.timestamp()) == reset
+
+
+# --- Per-user Bedrock credentials on the fallback path -----------------------------------------------------
+
+STORED_KEY_ID = "AKIAOVERSPILLTEST001"
+
+
+def store_access_key(gateway, user_id: str, key_id: str = STORED_KEY_ID) -> None:
+    from overspill.credentials.domain import BedrockCredentials
+    from overspill.credentials.store import BedrockCredentialRepository
+    from overspill.credentials.vault import CredentialVault
+
+    credentials = BedrockCredentials.from_access_key(key_id, "s3cr3tBedrock/Secret+Key00000000000000000"[:40])
+    BedrockCredentialRepository(CredentialVault(gateway.settings)).put(user_id, credentials)
+
+
+def test_a_users_own_credentials_sign_the_bedrock_call(anthropic):
+    from tests.support.fake_bedrock import FakeBedrock
+
+    with FakeBedrock(require_auth=True, valid_access_keys={STORED_KEY_ID}) as bedrock, \
+            LocalGateway(anthropic.url, bedrock.url) as gateway:
+        developer = gateway.add_developer()
+        store_access_key(gateway, developer.user_id)
+        anthropic.enqueue(plan_limit_until(600))
+        response = ask(developer, gateway)
+        assert response.status_code == 200, response.text
+        assert bedrock.last_request().credential == STORED_KEY_ID
+
+
+def test_revoked_bedrock_credentials_are_a_403_that_says_to_ask_an_admin(anthropic):
+    from tests.support.fake_bedrock import FakeBedrock
+
+    with FakeBedrock(require_auth=True, valid_access_keys={"AKIASOMEONEELSE00001"}) as bedrock, \
+            LocalGateway(anthropic.url, bedrock.url) as gateway:
+        developer = gateway.add_developer()
+        store_access_key(gateway, developer.user_id)
+        anthropic.enqueue(plan_limit_until(600))
+        response = ask(developer, gateway)
+        assert response.status_code == 403
+        assert response.json()["error"]["type"] == "permission_error"
+        assert "admin" in response.json()["error"]["message"]
+        assert response.headers["x-should-retry"] == "false"
+        event = wait_for_usage(gateway, response.headers["x-overspill-request-id"])
+        assert (event.status, event.route, event.fallback_reason) == (403, "bedrock", "plan_limit")
+
+
+def test_credentials_kms_cannot_decrypt_is_a_clear_429_without_retries(gateway, developer, anthropic, bedrock,
+                                                                       captured_logs, monkeypatch):
+    from overspill.aws import client
+    from tests.support.kms import enforce_kms_key_state
+
+    enforce_kms_key_state(monkeypatch)
+    store_access_key(gateway, developer.user_id)
+    kms = client("kms", gateway.settings)
+    key_id = next(a["TargetKeyId"] for a in kms.list_aliases()["Aliases"]
+                  if a["AliasName"] == gateway.settings.credentials_kms_key_id)
+    kms.disable_key(KeyId=key_id)
+    anthropic.enqueue(plan_limit_until(600))
+    response = ask(developer, gateway)
+    assert response.status_code == 429
+    assert response.headers["x-should-retry"] == "false"
+    message = response.json()["error"]["message"]
+    assert "Bedrock credentials could not be used" in message and "admin" in message
+    assert bedrock.received == []
+    event = wait_for_usage(gateway, response.headers["x-overspill-request-id"])
+    assert (event.status, event.error_type) == (429, "rate_limit_error")
+    assert "s3cr3t" not in captured_logs.getvalue() and "s3cr3t" not in response.text

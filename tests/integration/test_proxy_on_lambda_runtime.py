@@ -7,9 +7,9 @@ import time
 from datetime import timedelta
 
 import pytest
+
 from overspill.local.function_url import function_url_event
 from overspill.store.usage import UsageRepository
-
 from tests.support.fake_anthropic import Scenario
 from tests.support.lambda_proxy import LambdaProxy
 from tests.support.runtime_api import DELIMITER

@@ -8,8 +8,8 @@ import time
 import anthropic as anthropic_sdk
 import httpx
 import pytest
-from overspill.users import RoutingMode
 
+from overspill.users import RoutingMode
 from tests.support.claude_code_fixtures import load_all
 from tests.support.fake_anthropic import Scenario
 from tests.support.gateway import wait_for_usage

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.users import RoutingMode
-
 from tests.support.gateway import LocalGateway, wait_for_usage
 
 MESSAGE = {"model": "claude-opus-4-8", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}

@@ -1129,15 +1129,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate-limit-headers", default="unified", choices=["unified", "api_key", "both", "none"]
     )
+    parser.add_argument("--error-status", type=int, default=None,
+                        help="answer every Messages request with this error status (e.g. 529)")
+    parser.add_argument("--plan-limited", action="store_true",
+                        help="answer every Messages request with a plan-limit 429 (reset in an hour)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
 
-    default = Scenario.stream(
-        text=args.text,
-        text_events=args.text_events,
-        event_delay=args.event_interval_ms / 1000,
-        delay=args.delay_ms / 1000,
-    )
+    if args.plan_limited:
+        default = Scenario.plan_limit(int(time.time()) + 3600)
+    elif args.error_status:
+        default = Scenario.error(args.error_status, delay=args.delay_ms / 1000)
+    else:
+        default = Scenario.stream(
+            text=args.text,
+            text_events=args.text_events,
+            event_delay=args.event_interval_ms / 1000,
+            delay=args.delay_ms / 1000,
+        )
     fake = FakeAnthropic(
         args.host,
         args.port,

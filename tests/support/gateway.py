@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto import mock_aws
+
 from overspill.config import Settings
 from overspill.keys import generate_key
 from overspill.local.function_url import FunctionUrlServer

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
+
 from overspill.config import Settings
 from overspill.keys import generate_key
 from overspill.local.provision import provision
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.models import bind_models
 from overspill.store.users import UserRepository
-
 from tests.support.gateway import TEST_AWS_ENV
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 import orjson
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
+
 from overspill.bedrock.errors import PREFIX, BedrockFailure
 from overspill.errors import GatewayError
 

@@ -4,6 +4,7 @@ import time
 
 import orjson
 import pytest
+
 from overspill.bedrock.events import (
     METRICS_KEY,
     StreamTranslator,

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from overspill.bedrock.models import (
     CONTEXT_1M_BETA,
     DEFAULT_MODEL_IDS,

@@ -2,6 +2,7 @@
 
 import orjson
 import pytest
+
 from overspill.bedrock.rejections import ANY_BETA, Rejection, offending_item
 from overspill.bedrock.request import to_bedrock_body
 

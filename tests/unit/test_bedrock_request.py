@@ -4,6 +4,7 @@ import copy
 
 import orjson
 import pytest
+
 from overspill.bedrock.request import (
     ANTHROPIC_VERSION,
     bedrock_betas,
@@ -13,7 +14,6 @@ from overspill.bedrock.request import (
     split_betas,
     to_bedrock_body,
 )
-
 from tests.support.claude_code_fixtures import load_all
 
 FIXTURES = load_all()

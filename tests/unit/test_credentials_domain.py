@@ -3,6 +3,7 @@
 import pickle
 
 import pytest
+
 from overspill.credentials import BedrockCredentials, CredentialKind, CredentialsUnavailable, InvalidCredentials
 
 API_KEY = "ABSKQmVkcm9ja0FQSUtleS1zZWNyZXQtdmFsdWUtMTIzNDU2Nzg5MGFiY2Q="

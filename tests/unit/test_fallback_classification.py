@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from overspill.fallback import FallbackReason, classify, utilization
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

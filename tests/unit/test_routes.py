@@ -1,6 +1,7 @@
 """Which paths Overspill serves, and what Anthropic is asked for."""
 
 import pytest
+
 from overspill.proxy.routes import Endpoint, match
 
 KEY = "ak_" + "k" * 43

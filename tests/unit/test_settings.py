@@ -1,6 +1,7 @@
 """Settings from OVERSPILL_* variables, validated at start-up with messages naming the variable."""
 
 import pytest
+
 from overspill.config import Settings, SettingsError
 
 

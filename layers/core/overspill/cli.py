@@ -17,17 +17,20 @@ def main() -> None:
 @click.option("--port", envvar="OVERSPILL_PORT", type=int, default=None, help="Port to listen on [8787].")
 @click.option("--anthropic-url", envvar="OVERSPILL_ANTHROPIC_URL", default=None,
               help="Plan upstream [https://api.anthropic.com]; point it at a fake for offline work.")
+@click.option("--bedrock-endpoint-url", envvar="OVERSPILL_BEDROCK_ENDPOINT_URL", default=None,
+              help="Bedrock runtime endpoint for the fallback (a fake for offline work) [AWS's own].")
 @click.option("--state-dir", envvar="OVERSPILL_STATE_DIR", default=None, type=click.Path(file_okay=False),
               help="Where local state (tables, pepper, demo key) is kept across restarts [.overspill].")
 @click.option("--aws-port", envvar="OVERSPILL_AWS_PORT", type=int, default=0, show_default=True,
               help="Port of the embedded AWS emulator (0: any free port).")
-def dev(host: str | None, port: int | None, anthropic_url: str | None, state_dir: str | None,
-        aws_port: int) -> None:
+def dev(host: str | None, port: int | None, anthropic_url: str | None, bedrock_endpoint_url: str | None,
+        state_dir: str | None, aws_port: int) -> None:
     """Run Overspill locally on the embedded AWS emulator."""
     from overspill.local import dev as local_dev
 
     try:
-        settings = Settings.from_env(host=host, port=port, anthropic_url=anthropic_url, state_dir=state_dir)
+        settings = Settings.from_env(host=host, port=port, anthropic_url=anthropic_url, state_dir=state_dir,
+                                     bedrock_endpoint_url=bedrock_endpoint_url)
     except SettingsError as error:
         raise click.BadParameter(str(error)) from None
     try:

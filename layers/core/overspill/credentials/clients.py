@@ -34,11 +34,12 @@ ClientSource = Literal["role", "api_key", "access_key"]
 SERVICE = "bedrock-runtime"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class BedrockClient:
-    """A botocore ``bedrock-runtime`` client and where its authority comes from (for logs and usage events)."""
+    """A botocore ``bedrock-runtime`` client and where its authority comes from (for logs and usage events).
+    Compared by identity: two users with equal-looking credentials still have two clients."""
 
-    client: Any = field(repr=False, compare=False)
+    client: Any = field(repr=False)
     source: ClientSource
     region: str
     hint: str | None = None       # of the user's credentials; None for the role

@@ -106,7 +106,9 @@ class DevServer:
     def banner(self) -> str:
         lines = [
             f"Overspill is running at {self.public_url} (AWS emulator at {self.settings.aws_endpoint_url}; "
-            f"plan upstream {self.settings.anthropic_base}; state in {self.state.directory})",
+            f"plan upstream {self.settings.anthropic_base}; Bedrock "
+            f"{self.settings.bedrock_endpoint_url or 'in ' + self.settings.bedrock_region}; "
+            f"state in {self.state.directory})",
             "Point Claude Code at it by pasting this into your shell:",
         ]
         if self.demo_key:
