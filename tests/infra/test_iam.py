@@ -472,8 +472,8 @@ def recorded() -> Iterator[Recorded]:
 
         monkeypatch.setattr(proxy_app, "AnthropicUpstream",
                             lambda s: AnthropicUpstream(s, transport=httpx.MockTransport(rate_limited)))
-        proxy = proxy_app.build_proxy(settings)  # fresh clients and models, as on a cold start
         monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+        proxy = proxy_app.build_proxy(settings)  # fresh clients and models, as on a cold start (recorded too)
 
         def send(key, path: str, body: dict[str, Any]) -> None:
             event = {

@@ -13,6 +13,7 @@ from overspill.credentials.store import BedrockCredentialRepository
 from overspill.credentials.vault import PURPOSE, CredentialVault
 from overspill.store.models import BedrockCredentialModel, bind_models
 from overspill.store.schema import create_table_request, table_spec
+from tests.support.kms import enforce_kms_key_state
 
 API_KEY = "ABSKQmVkcm9ja0FQSUtleS1zZWNyZXQtdmFsdWUtMTIzNDU2Nzg5MGFiY2Q="
 ACCESS_KEY_ID = "ASIAIOSFODNN7EXAMPLE"
@@ -48,28 +49,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 @pytest.fixture
 def kms_enforces_key_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto 5.2 lets a disabled key encrypt and decrypt; real KMS answers DisabledException. Make moto honest."""
-    from moto.core.exceptions import JsonRESTError
-    from moto.kms.models import KmsBackend
-
-    def refuse_if_disabled(backend: KmsBackend, arn: str) -> None:
-        if not backend.keys[backend.get_key_id(arn)].enabled:
-            raise JsonRESTError("DisabledException", f"{arn} is disabled.")
-
-    original_decrypt, original_encrypt = KmsBackend.decrypt, KmsBackend.encrypt
-
-    def decrypt(self, *args, **kwargs):
-        plaintext, arn = original_decrypt(self, *args, **kwargs)
-        refuse_if_disabled(self, arn)
-        return plaintext, arn
-
-    def encrypt(self, *args, **kwargs):
-        ciphertext, arn = original_encrypt(self, *args, **kwargs)
-        refuse_if_disabled(self, arn)
-        return ciphertext, arn
-
-    monkeypatch.setattr(KmsBackend, "decrypt", decrypt)
-    monkeypatch.setattr(KmsBackend, "encrypt", encrypt)  # generate_data_key goes through encrypt
+    enforce_kms_key_state(monkeypatch)
 
 
 @pytest.fixture

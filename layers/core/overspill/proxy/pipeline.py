@@ -144,7 +144,7 @@ class Proxy:
         if can_fall_back and self._breakers is not None:
             decision = self._breakers.decide(exchange.caller.user.user_id)
             if decision.route is BreakerRoute.BEDROCK:
-                return self._via_bedrock(exchange, decision.reason or FallbackReason.BREAKER_OPEN, decision)
+                return self._via_bedrock(exchange, decision.reason or FallbackReason.BREAKER_OPEN)
 
         request = exchange.request
         outgoing = UpstreamRequest(request.method, exchange.route.upstream_path, request.query,
@@ -161,7 +161,7 @@ class Proxy:
                                         None)
                 if decision is not None:
                     self._breakers.plan_failed(decision, signal)
-                return self._via_bedrock(exchange, signal.reason, decision)
+                return self._via_bedrock(exchange, signal.reason)
             raise GatewayError(
                 504 if failure.timed_out else 502,
                 f"Overspill could not reach Anthropic ({failure.reason}). This is a network problem between "
@@ -177,7 +177,7 @@ class Proxy:
                                                                  "reason": str(signal.reason)})
                 if decision is not None:
                     self._breakers.plan_failed(decision, signal)
-                return self._via_bedrock(exchange, signal.reason, decision)
+                return self._via_bedrock(exchange, signal.reason)
             if decision is not None:
                 self._breakers.plan_answered(decision)
                 self._maybe_switch_early(decision, answer)
@@ -190,8 +190,7 @@ class Proxy:
         if used is not None and used >= self._early_switch and reset is not None and reset > self._now():
             self._breakers.switch_early(decision, reset, answer.status)
 
-    def _via_bedrock(self, exchange: Exchange, reason: FallbackReason, decision: Decision | None = None
-                     ) -> ProxyResponse:
+    def _via_bedrock(self, exchange: Exchange, reason: FallbackReason) -> ProxyResponse:
         assert self._bedrock is not None and exchange.body is not None
         exchange.answered_by = ROUTE_BEDROCK
         exchange.fallback_reason = str(reason)
