@@ -389,3 +389,17 @@ def test_credentials_kms_cannot_decrypt_is_a_clear_429_without_retries(gateway, 
     event = wait_for_usage(gateway, response.headers["x-overspill-request-id"])
     assert (event.status, event.error_type) == (429, "rate_limit_error")
     assert "s3cr3t" not in captured_logs.getvalue() and "s3cr3t" not in response.text
+
+
+def test_metrics_count_requests_by_route_and_fallback_reason(gateway, developer, anthropic, capfd):
+    anthropic.enqueue(plan_limit_until(600))
+    response = ask(developer, gateway)
+    wait_for_usage(gateway, response.headers["x-overspill-request-id"])
+    time.sleep(0.1)
+    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    request = next(r for r in records if "Requests" in r)
+    assert (request["route"], request["fallback_reason"], request["Requests"]) == ("bedrock", "plan_limit", [1.0])
+    assert request["OutputTokens"][0] > 0 and request["TimeToFirstByte"][0] > 0
+    assert any(r.get("BreakerOpened") == [1.0] and r["reason"] == "plan_limit" for r in records)
+    text = json.dumps(records)
+    assert developer.key not in text and developer.user_id not in text and "sk-ant" not in text

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from overspill.fallback import COUNTED_FAILURES, FallbackReason, FallbackSignal
-from overspill.observability import logger
+from overspill.observability import emit_breaker_opened, logger
 
 
 class BreakerState(StrEnum):
@@ -199,6 +199,7 @@ class BreakerService:
                              probe_until=None, updated_at=now, revision=seen.revision + 1)
             if self._store.replace(opened, expected_revision=seen.revision):
                 self._remember(opened)
+                emit_breaker_opened(str(reason))
                 logger.info("breaker opened", extra={"user_id": seen.user_id, "reason": str(reason),
                                                      "status": status, "open_until": until.isoformat()})
                 return

@@ -33,6 +33,9 @@ _LOCAL_AWS_ENV = {
     "AWS_SESSION_TOKEN": "overspill-local",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # botocore 1.44 + moto DynamoDB Streams (PROTOCOL §6)
 }
+# EMF metric lines are for CloudWatch; on a terminal they drown the logs. POWERTOOLS_METRICS_DISABLED=false
+# in the environment brings them back.
+_LOCAL_DEFAULTS = {"POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 def source_root() -> Path:
@@ -65,6 +68,8 @@ class DevServer:
 
     def start(self) -> None:
         os.environ.update(_LOCAL_AWS_ENV)
+        for name, value in _LOCAL_DEFAULTS.items():
+            os.environ.setdefault(name, value)
         self._moto = AwsEmulator(port=self.aws_port, log_path=self.state.directory / "aws-emulator.log")
         self._moto.start()
         self.settings = replace(self.settings, aws_endpoint_url=self._moto.url)

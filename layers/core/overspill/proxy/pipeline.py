@@ -15,7 +15,7 @@ from overspill.breaker import BreakerService, Decision
 from overspill.breaker import Route as BreakerRoute
 from overspill.errors import GatewayError
 from overspill.fallback import FallbackReason, FallbackSignal, classify, utilization
-from overspill.observability import logger
+from overspill.observability import emit_request_metrics, logger
 from overspill.proxy import headers as header_rules
 from overspill.proxy import routes
 from overspill.proxy.relay import Relay, RelayOutcome
@@ -285,6 +285,13 @@ class Proxy:
         if tap is not None:
             event.tokens = tap.tokens
         self._usage.record(event)
+        emit_request_metrics(
+            route=event.route, fallback_reason=event.fallback_reason, status=status, streamed=streamed,
+            ttfb_ms=event.ttfb_ms, duration_ms=event.duration_ms, overhead_ms=overhead_ms,
+            input_tokens=event.tokens.input_tokens, output_tokens=event.tokens.output_tokens,
+            cache_read_tokens=event.tokens.cache_read_input_tokens,
+            cache_write_tokens=event.tokens.cache_creation_input_tokens,
+            client_disconnected=event.client_disconnected)
         # Named explicitly: this may run on another thread than the request (after the response ended).
         logger.info("request finished", extra={
             "request_id": request.request_id, "user_id": event.user_id, "key_prefix": event.key_prefix,
