@@ -25,6 +25,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _STAGE = re.compile(r"[a-z][a-z0-9-]{0,15}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 LAMBDA_MEMORY_MB = (128, 10_240)
+# The map travels in an environment variable; Lambda allows 4 KB for all of them together.
+MODEL_MAP_MAX_CHARS = 2048
 
 
 class ConfigError(ValueError):
@@ -78,8 +80,13 @@ class DeployConfig:
                 isinstance(p, tuple) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs):
             raise ConfigError(f"context 'bedrockModelMap' must be a JSON object from model name to Bedrock model "
                               f"id; got {pairs!r}")
+        if len(self.bedrock_model_map_json) > MODEL_MAP_MAX_CHARS:
+            raise ConfigError(f"context 'bedrockModelMap' is {len(self.bedrock_model_map_json)} characters as JSON; "
+                              f"at most {MODEL_MAP_MAX_CHARS} fit in the function's environment (Lambda: 4 KB for "
+                              "all variables)")
         try:
-            # What the proxy will do with the variable: the same parser, the same errors.
+            # What the proxy will do with the variable: the same parser, the same errors; and every target
+            # must have resources an exact IAM grant can name (the account is a stand-in here).
             parse_model_map(self.bedrock_model_map_json or None)
             bedrock_access(geography=self.bedrock_geography, overrides=dict(pairs), region=self.bedrock_region,
                            account="123456789012", partition="aws")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.app import build_app, cdk_json_context
@@ -126,3 +128,12 @@ def test_a_model_map_given_directly_is_checked_too():
         DeployConfig(bedrock_model_map=(("claude-x", "us.anthropic.claude x"),))
     with pytest.raises(ConfigError, match="bedrockModelMap"):
         DeployConfig(bedrock_model_map={"claude-x": "y"})  # type: ignore[arg-type]
+
+
+def test_a_model_map_too_large_for_the_environment_is_refused():
+    from infra.config import MODEL_MAP_MAX_CHARS
+
+    mapping = {f"claude-model-{i}": f"us.anthropic.claude-model-{i}-v1:0" for i in range(60)}
+    assert len(json.dumps(mapping)) > MODEL_MAP_MAX_CHARS
+    with pytest.raises(ConfigError, match="bedrockModelMap.*4 KB"):
+        DeployConfig.from_context({"bedrockModelMap": mapping})

@@ -134,6 +134,15 @@ def test_every_overspill_variable_is_a_setting_the_code_reads(request, name):
         assert getattr(settings, spec.settings_field) == f"resolved-{env_name(spec.settings_field).lower()}"
 
 
+@pytest.mark.parametrize("name", ["dev", "prod", "custom"])
+def test_environment_fits_lambdas_4kb_limit(request, name):
+    """Lambda refuses a function whose variables exceed 4 KB together — at deploy time. References count at
+    generous stand-in lengths (a generated table name is ~50 characters, an ARN ~100)."""
+    environment = request.getfixturevalue(name).environment
+    size = sum(len(k) + (len(v) if isinstance(v, str) else 128) for k, v in environment.items())
+    assert size < 4096 - 512, size  # leave room for what the next functions' settings add
+
+
 def test_function_url_streams_and_is_public(any_stage):
     function_id, _ = any_stage.function
     _, url = any_stage.only("AWS::Lambda::Url")
