@@ -15,12 +15,15 @@ from bench.harness import fake_anthropic_process, overspill_dev_process
 from bench.imports import handler_import_ms
 from bench.latency import run_load, summarize
 from bench.memory import peak_rss_while_streaming
+from bench.pipeline_cost import pipeline_us
 from tests.support.fake_anthropic import FakeAnthropic
 
 ROOT = Path(__file__).resolve().parents[1]
 # The fake upstream: 20 ms before the headers, then 20 text events 2 ms apart (plus the framing events).
 UPSTREAM = {"delay_ms": 20, "event_interval_ms": 2, "text_events": 20}
-LOADS = [(1, 300), (20, 1000)]  # (concurrency, requests)
+# (concurrency, requests, pause between a worker's requests): back to back, and with Claude Code's pace —
+# a tool runs between two requests of a session, so the next one never follows within milliseconds.
+LOADS = [(1, 300, 0.0), (1, 300, 0.05), (20, 1000, 0.0)]
 TARGETS = {"ttfb_p50": 2.0, "ttfb_p99": 10.0, "import_ms": 300.0}
 
 
@@ -37,13 +40,14 @@ def main() -> int:
     print(f"machine: {machine()}", flush=True)
     rows = []
     with fake_anthropic_process(**UPSTREAM) as upstream, overspill_dev_process(upstream) as dev:
-        for concurrency, requests in LOADS:
+        for concurrency, requests, pause in LOADS:
             direct = summarize(run_load(upstream + "/v1/messages?beta=true", concurrency=concurrency,
-                                        requests=requests))
+                                        requests=requests, pause_s=pause))
             gateway = summarize(run_load(dev.base_url + "/v1/messages?beta=true", concurrency=concurrency,
-                                         requests=requests))
-            rows.append((concurrency, direct, gateway))
-            print(f"c={concurrency}: direct ttfb p50 {direct['ttfb_p50']:.2f} ms, via overspill "
+                                         requests=requests, pause_s=pause))
+            rows.append((concurrency, pause, direct, gateway))
+            print(f"c={concurrency} pause={pause * 1000:.0f}ms: direct ttfb p50 {direct['ttfb_p50']:.2f} ms, "
+                  f"via overspill "
                   f"{gateway['ttfb_p50']:.2f} ms (errors {direct['errors']}/{gateway['errors']})", flush=True)
 
     with FakeAnthropic() as fake, overspill_dev_process(fake.url) as dev:
@@ -54,6 +58,9 @@ def main() -> int:
         print(f"memory: {events} events ({size / 1024:.0f} KiB per answer): baseline {baseline:.1f} MB, "
               f"peak {peak:.1f} MB", flush=True)
 
+    own_us = pipeline_us()
+    print(f"gateway logic per request (no network): {own_us:.0f} µs", flush=True)
+
     import_ms, heaviest = handler_import_ms()
     print(f"proxy handler import: {import_ms:.0f} ms (median of 7)", flush=True)
 
@@ -63,13 +70,13 @@ def main() -> int:
           f"{fallback['breaker_open']['added_p50']:.2f} ms (breaker open); per event: decode "
           f"{events['decode_us']:.1f} µs, re-emit {events['translate_us']:.2f} µs", flush=True)
 
-    report = render(rows, memory, import_ms, heaviest) + render_fallback(fallback, events)
+    report = render(rows, memory, import_ms, heaviest, own_us) + render_fallback(fallback, events)
     (ROOT / "docs" / "performance.md").write_text(report)
     print("\n" + report)
     return 0
 
 
-def render(rows, memory, import_ms, heaviest) -> str:
+def render(rows, memory, import_ms, heaviest, own_us) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
     lines = [
@@ -88,27 +95,40 @@ def render(rows, memory, import_ms, heaviest) -> str:
         "",
         "## Time added to streaming requests",
         "",
-        "| concurrency | requests | errors (direct / overspill) | TTFB p50 direct → overspill (added) "
-        "| TTFB p95 (added) | TTFB p99 (added) | total p50 (added) | total p95 (added) | total p99 (added) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| concurrency | pause between requests | requests | errors (direct / overspill) | TTFB p50 direct → "
+        "overspill (added) | TTFB p95 (added) | TTFB p99 (added) | total p50 (added) | total p95 (added) "
+        "| total p99 (added) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     def added(direct: dict, gateway: dict, key: str) -> str:
         return f"{direct[key]:.2f} → {gateway[key]:.2f} (**{gateway[key] - direct[key]:+.2f} ms**)"
 
-    for concurrency, direct, gateway in rows:
+    for concurrency, pause, direct, gateway in rows:
         cells = [added(direct, gateway, key) for key in
                  ("ttfb_p50", "ttfb_p95", "ttfb_p99", "total_p50", "total_p95", "total_p99")]
-        lines.append(f"| {concurrency} | {gateway['n']} | {direct['errors']} / {gateway['errors']} | "
-                     + " | ".join(cells) + " |")
-    one = rows[0]
-    ttfb_p50_added = one[2]["ttfb_p50"] - one[1]["ttfb_p50"]
-    ttfb_p99_added = one[2]["ttfb_p99"] - one[1]["ttfb_p99"]
+        lines.append(f"| {concurrency} | {pause * 1000:.0f} ms | {gateway['n']} | {direct['errors']} / "
+                     f"{gateway['errors']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for _, pause, direct, gateway in rows[:2]:
+        p50 = gateway["ttfb_p50"] - direct["ttfb_p50"]
+        p99 = gateway["ttfb_p99"] - direct["ttfb_p99"]
+        lines.append(
+            f"Targets (warm instance, concurrency 1, {pause * 1000:.0f} ms between requests): added TTFB p50 ≤ "
+            f"{TARGETS['ttfb_p50']} ms — measured {p50:.2f} ms ({'met' if p50 <= TARGETS['ttfb_p50'] else 'MISSED'}); "
+            f"p99 ≤ {TARGETS['ttfb_p99']} ms — measured {p99:.2f} ms "
+            f"({'met' if p99 <= TARGETS['ttfb_p99'] else 'MISSED'}).")
     lines += [
         "",
-        f"Targets (warm instance, concurrency 1): added TTFB p50 ≤ {TARGETS['ttfb_p50']} ms — measured "
-        f"{ttfb_p50_added:.2f} ms ({'met' if ttfb_p50_added <= TARGETS['ttfb_p50'] else 'MISSED'}); "
-        f"p99 ≤ {TARGETS['ttfb_p99']} ms — measured {ttfb_p99_added:.2f} ms "
-        f"({'met' if ttfb_p99_added <= TARGETS['ttfb_p99'] else 'MISSED'}).",
+        f"Where the added time goes: the gateway's own logic — the Function URL event for Claude Code's ~100 KB "
+        f"body, routing, the cached key, the JSON check, the breaker, the upstream headers — costs "
+        f"**{own_us:.0f} µs** per request (measured without network, `bench/pipeline_cost.py`). The rest is "
+        "the extra HTTP hop through Python: the local emulator's `http.server` parsing and the `httpx` call "
+        "to the upstream, each with thread hand-offs; that is where a faster server or client would have to "
+        "win the remaining fraction of a millisecond against the 2 ms target.",
+        "",
+        "Back to back, the previous request's usage write (~1–2 ms of botocore CPU, after its response ended) "
+        "competes with the next request for the interpreter; on Lambda that write happens between "
+        "invocations, and in Claude Code a tool runs between two requests of a session.",
         "",
         "At concurrency 20 one `overspill dev` interpreter serves all 20 streams on a 2-core machine that also "
         "runs the load generator and the fake: the added time is queueing for the CPU (each answer's ~80 upstream "
@@ -153,6 +173,7 @@ def render_fallback(fallback: dict, events: dict) -> str:
         return f"| {name} | " + " | ".join(cells) + " |"
 
     refused = fallback["refused"]["added_p50"]
+    refused_429 = fallback["refused_429"]["added_p50"]
     return "\n".join([
         "## The Bedrock fallback",
         "",
@@ -166,12 +187,16 @@ def render_fallback(fallback: dict, events: dict) -> str:
         "| path | p50: through − plan − Bedrock = added | p95 | p99 |",
         "|---|---|---|---|",
         row("plan refuses every request (529; breaker told not to open): plan, then Bedrock", fallback["refused"]),
+        row("plan answers 429 every time (retry-after 0): probe taken, refused, breaker reopened (2 conditional "
+            "writes), then Bedrock", fallback["refused_429"]),
         row("plan limited (429 rejected): breaker open, straight to Bedrock", fallback["breaker_open"]),
         "",
         f"Target: the plan's 429 to the client's first Bedrock byte, less the fake Bedrock's latency, ≤ 5 ms — "
-        f"measured {refused:.2f} ms at p50 ({'met' if refused <= 5 else 'MISSED'}). A plan-limit 429 also "
-        "writes the breaker once (a conditional PutItem) per reset window; every later request takes the "
-        "breaker-open row.",
+        f"measured {refused:.2f} ms at p50 for the refusal itself ({'met' if refused <= 5 else 'MISSED'}) and "
+        f"{refused_429:.2f} ms when the same request also rewrites the breaker twice "
+        f"({'met' if refused_429 <= 5 else 'MISSED'}; the breaker writes go to moto over loopback here, to "
+        "DynamoDB on AWS). A plan limit writes the breaker once per reset window; every later request takes "
+        "the breaker-open row.",
         "",
         "Per Bedrock event (10,000 `content_block_delta` events, µs each): botocore's event-stream decoding "
         f"(with the base64 payload) **{events['decode_us']:.1f} µs**, Overspill's re-emission as SSE "

@@ -93,6 +93,14 @@ def fallback_latency() -> dict[str, dict[str, float]]:
             plan = _plan_refusal_ms(plan_url, REQUESTS)
             via = _gateway_ttfb_ms(dev.base_url + "/v1/messages", REQUESTS, "bedrock")
         results["refused"] = _summary(via, plan, bedrock)
+        # (1b) The plan answers 429 (retry-after 0) every time: each request finds the breaker's reset passed,
+        # takes the probe (a conditional write), is refused, reopens it (another) and goes to Bedrock — the
+        # path of the first request after each reset, here on every request.
+        with fake_anthropic_process(extra=("--error-status", "429", "--retry-after", "0")) as plan_url, \
+                overspill_dev_process(plan_url, bedrock_url=bedrock_url) as dev:
+            plan = _plan_refusal_ms(plan_url, REQUESTS)
+            via = _gateway_ttfb_ms(dev.base_url + "/v1/messages", REQUESTS, "bedrock")
+        results["refused_429"] = _summary(via, plan, bedrock)
         # (2) The plan limited (429, unified rejected): the first request opens the breaker, the rest go
         # straight to Bedrock until the reset.
         with fake_anthropic_process(extra=("--plan-limited",)) as plan_url, \

@@ -32,9 +32,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_load(url: str, *, concurrency: int, requests: int, warmup: int = 5) -> list[Sample]:
+def run_load(url: str, *, concurrency: int, requests: int, warmup: int = 5, pause_s: float = 0.0) -> list[Sample]:
     """`requests` streaming Messages requests (Claude Code's own body), `concurrency` at a time, each
-    worker on one keep-alive connection like Claude Code's client."""
+    worker on one keep-alive connection like Claude Code's client, `pause_s` between a worker's requests."""
     samples: list[Sample] = []
     lock = threading.Lock()
     remaining = iter(range(requests))
@@ -50,6 +50,8 @@ def run_load(url: str, *, concurrency: int, requests: int, warmup: int = 5) -> l
                 sample = _one(client, url)
                 with lock:
                     samples.append(sample)
+                if pause_s:
+                    time.sleep(pause_s)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for thread in threads:

@@ -78,3 +78,32 @@ def test_claude_code_never_sees_the_plan_limit(limited_dev, anthropic, bedrock, 
     assert json.loads(back.stdout)["result"] == "plan is back"
     assert len(plan_messages(anthropic)) == 1
     assert [r for r in bedrock.received if r.operation != "count-tokens"] == []
+
+
+def test_sdk_stream_through_the_fallback_has_the_plans_shape(dev, anthropic, bedrock, tmp_path):
+    """The real anthropic SDK against `overspill dev`: once through the plan, once through Bedrock."""
+    import anthropic as anthropic_sdk
+
+    def stream(base_url: str) -> tuple[list[str], dict, str]:
+        client = anthropic_sdk.Anthropic(base_url=base_url, api_key="sk-ant-api03-e2e", max_retries=0)
+        with client.messages.stream(model="claude-haiku-4-5-20251001", max_tokens=200,
+                                    thinking={"type": "enabled", "budget_tokens": 100},
+                                    messages=[{"role": "user", "content": "reply with: same shape"}]) as s:
+            kinds = [event.type for event in s]
+            return kinds, s.get_final_message().model_dump(), s.response.headers["x-overspill-route"]
+
+    plan_kinds, plan_message, plan_route = stream(dev.base_url)
+    anthropic.set_default(Scenario.plan_limit(int(time.time() + 600)))
+    limited = start_dev(anthropic.url, tmp_path / "limited", bedrock_url=bedrock.url)
+    try:
+        bedrock_kinds, bedrock_message, bedrock_route = stream(limited.base_url)
+    finally:
+        anthropic.set_default(None)
+        stop_dev(limited)
+    assert (plan_route, bedrock_route) == ("plan", "bedrock")
+    assert set(bedrock_kinds) - {"ping"} == set(plan_kinds) - {"ping"}
+    assert bedrock_message.keys() == plan_message.keys()
+    assert bedrock_message["model"] == plan_message["model"] == "claude-haiku-4-5-20251001"
+    assert [b["type"] for b in bedrock_message["content"]] == [b["type"] for b in plan_message["content"]]
+    assert bedrock_message["content"][-1]["text"] == plan_message["content"][-1]["text"] == "same shape"
+    assert bedrock_message["usage"].keys() >= {"input_tokens", "output_tokens"}

@@ -53,6 +53,12 @@ def instance(table, clock, **overrides) -> BreakerService:
     return BreakerService(table, clock=lambda: clock.now, monotonic=lambda: clock.mono, **options)
 
 
+def settle(write) -> None:
+    """Run the breaker write the proxy defers until after the response."""
+    if write is not None:
+        write()
+
+
 def plan_limit(clock, seconds=3600) -> FallbackSignal:
     return FallbackSignal(FallbackReason.PLAN_LIMIT, 429, clock.now + timedelta(seconds=seconds))
 
@@ -61,7 +67,7 @@ def test_plan_limit_opens_until_the_reset_then_one_probe_closes_it(table, clock)
     breakers = instance(table, clock)
     first = breakers.decide("u1")
     assert first.route is Route.PLAN
-    breakers.plan_failed(first, plan_limit(clock))
+    settle(breakers.plan_failed(first, plan_limit(clock)))
     stored = table.get("u1", consistent=True)
     assert (stored.state, stored.reason, stored.last_status, stored.trips) == (BreakerState.OPEN, "plan_limit", 429, 1)
     assert stored.open_until == START + timedelta(seconds=3600)
@@ -73,18 +79,18 @@ def test_plan_limit_opens_until_the_reset_then_one_probe_closes_it(table, clock)
     assert probe.route is Route.PROBE
     assert table.get("u1", consistent=True).state is BreakerState.HALF_OPEN
     assert breakers.decide("u1").route is Route.BEDROCK  # while the probe is out, others stay on Bedrock
-    breakers.plan_answered(probe)
+    settle(breakers.plan_answered(probe))
     assert table.get("u1", consistent=True).state is BreakerState.CLOSED
     assert breakers.decide("u1").route is Route.PLAN
 
 
 def test_failed_probe_reopens(table, clock):
     breakers = instance(table, clock)
-    breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 60))
+    settle(breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 60)))
     clock.advance(61)
     probe = breakers.decide("u1")
     assert probe.route is Route.PROBE
-    breakers.plan_failed(probe, plan_limit(clock, 1800))
+    settle(breakers.plan_failed(probe, plan_limit(clock, 1800)))
     stored = table.get("u1", consistent=True)
     assert stored.state is BreakerState.OPEN and stored.open_until == clock.now + timedelta(seconds=1800)
     assert stored.trips == 2
@@ -92,7 +98,7 @@ def test_failed_probe_reopens(table, clock):
 
 def test_probe_lease_expires_if_the_prober_vanished(table, clock):
     breakers = instance(table, clock)
-    breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 10))
+    settle(breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 10)))
     clock.advance(11)
     assert breakers.decide("u1").route is Route.PROBE  # ... and that instance died
     clock.advance(30)
@@ -105,10 +111,10 @@ def test_repeated_failures_within_the_window_open_for_the_cooldown(table, clock)
     breakers = instance(table, clock)
     server_error = FallbackSignal(FallbackReason.SERVER_ERROR, 503)
     for _ in range(2):
-        breakers.plan_failed(breakers.decide("u1"), server_error)
+        settle(breakers.plan_failed(breakers.decide("u1"), server_error))
         clock.advance(10)
     assert table.get("u1", consistent=True).state is BreakerState.CLOSED  # no write below the threshold
-    breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.OVERLOADED, 529))
+    settle(breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.OVERLOADED, 529)))
     stored = table.get("u1", consistent=True)
     assert (stored.state, stored.reason, stored.failures) == (BreakerState.OPEN, "overloaded", 3)
     assert stored.open_until == clock.now + timedelta(seconds=120)
@@ -117,7 +123,7 @@ def test_repeated_failures_within_the_window_open_for_the_cooldown(table, clock)
 def test_failures_spread_beyond_the_window_do_not_open(table, clock):
     breakers = instance(table, clock)
     for _ in range(5):
-        breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.TIMEOUT, None))
+        settle(breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.TIMEOUT, None)))
         clock.advance(31)
     assert table.get("u1", consistent=True).state is BreakerState.CLOSED
 
@@ -125,9 +131,9 @@ def test_failures_spread_beyond_the_window_do_not_open(table, clock):
 def test_a_good_answer_resets_the_failure_count(table, clock):
     breakers = instance(table, clock)
     for _ in range(2):
-        breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.SERVER_ERROR, 500))
-    breakers.plan_answered(breakers.decide("u1"))
-    breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.SERVER_ERROR, 500))
+        settle(breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.SERVER_ERROR, 500)))
+    settle(breakers.plan_answered(breakers.decide("u1")))
+    settle(breakers.plan_failed(breakers.decide("u1"), FallbackSignal(FallbackReason.SERVER_ERROR, 500)))
     assert table.get("u1", consistent=True).state is BreakerState.CLOSED
 
 
@@ -148,7 +154,7 @@ def test_reads_and_writes(table, clock):
     for _ in range(10):
         breakers.decide("u1")  # closed, cached for 5 s: one read
     assert calls == {"get": 1, "replace": 0}
-    breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 600))
+    settle(breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 600)))
     assert calls["replace"] == 1
     for _ in range(10):
         clock.advance(30)
@@ -158,7 +164,7 @@ def test_reads_and_writes(table, clock):
 
 def test_instances_racing_after_the_reset_send_exactly_one_probe(table, clock):
     opener = instance(table, clock)
-    opener.plan_failed(opener.decide("u1"), plan_limit(clock, 60))
+    settle(opener.plan_failed(opener.decide("u1"), plan_limit(clock, 60)))
     instances = [instance(table, clock) for _ in range(8)]
     for each in instances:
         each.decide("u1")  # every instance has seen it open
@@ -182,7 +188,16 @@ def test_instances_racing_after_the_reset_send_exactly_one_probe(table, clock):
 def test_an_instance_opening_with_a_stale_copy_still_opens(table, clock):
     a, b = instance(table, clock), instance(table, clock)
     seen_by_b = b.decide("u1")
-    a.plan_failed(a.decide("u1"), plan_limit(clock, 60))
-    b.plan_failed(seen_by_b, plan_limit(clock, 7200))  # b's copy is stale: it must re-read and extend
+    settle(a.plan_failed(a.decide("u1"), plan_limit(clock, 60)))
+    settle(b.plan_failed(seen_by_b, plan_limit(clock, 7200)))  # b's copy is stale: it must re-read and extend
     stored = table.get("u1", consistent=True)
     assert stored.open_until == clock.now + timedelta(seconds=7200)
+
+
+def test_opening_takes_effect_here_at_once_and_is_written_after_the_response(table, clock):
+    breakers = instance(table, clock)
+    write = breakers.plan_failed(breakers.decide("u1"), plan_limit(clock))
+    assert breakers.decide("u1").route is Route.BEDROCK  # this instance follows it before any write
+    assert table.get("u1", consistent=True).state is BreakerState.CLOSED
+    write()  # the proxy runs it once the developer's response has ended
+    assert table.get("u1", consistent=True).state is BreakerState.OPEN

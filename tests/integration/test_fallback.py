@@ -36,6 +36,12 @@ def sse_events(text: str) -> list[dict]:
     return [json.loads(block.split("data: ", 1)[1]) for block in text.strip().split("\n\n") if "data: " in block]
 
 
+def breaker_after(gateway, response: httpx.Response, user_id: str):
+    """The breaker once this response's after-response work (its breaker write, then its usage) is done."""
+    wait_for_usage(gateway, response.headers["x-overspill-request-id"])
+    return BreakerRepository().get(user_id, consistent=True)
+
+
 def plan_limit_until(seconds: float) -> Scenario:
     return Scenario.plan_limit(int(time.time() + seconds))
 
@@ -64,7 +70,7 @@ def test_plan_limit_falls_back_and_opens_the_breaker_until_reset(gateway, develo
     assert "interleaved-thinking-2025-05-14" in body["anthropic_beta"]
     assert body["messages"] == [{"role": "user", "content": "reply with: from bedrock"}]
 
-    breaker = BreakerRepository().get(developer.user_id, consistent=True)
+    breaker = breaker_after(gateway, response, developer.user_id)
     assert breaker.state is BreakerState.OPEN and breaker.reason == "plan_limit"
     assert int(breaker.open_until.timestamp()) == reset
 
@@ -102,7 +108,8 @@ def test_after_the_reset_exactly_one_probe_goes_to_the_plan(gateway, developer, 
     assert [a.status_code for a in answers] == [200] * 6
     assert len([r for r in anthropic.received if r.route_path == "/v1/messages"]) == 1
     assert sorted(a.headers["x-overspill-route"] for a in answers).count("plan") == 1
-    assert BreakerRepository().get(developer.user_id, consistent=True).state is BreakerState.CLOSED
+    probe = next(a for a in answers if a.headers["x-overspill-route"] == "plan")
+    assert breaker_after(gateway, probe, developer.user_id).state is BreakerState.CLOSED
     assert ask(developer, gateway).headers["x-overspill-route"] == "plan"
 
 
@@ -113,7 +120,7 @@ def test_a_failed_probe_reopens(gateway, developer, anthropic):
     anthropic.enqueue(plan_limit_until(3600))
     probe = ask(developer, gateway)
     assert probe.headers["x-overspill-route"] == "bedrock" and probe.status_code == 200
-    breaker = BreakerRepository().get(developer.user_id, consistent=True)
+    breaker = breaker_after(gateway, probe, developer.user_id)
     assert breaker.state is BreakerState.OPEN and breaker.open_until.timestamp() > time.time() + 3000
 
 
@@ -121,7 +128,7 @@ def test_throttle_without_plan_headers_falls_back_briefly(gateway, developer, an
     anthropic.enqueue(Scenario.error(429, "rate_limit_error", "slow down", retry_after=3))
     response = ask(developer, gateway)
     assert (response.status_code, response.headers["x-overspill-fallback-reason"]) == (200, "throttle")
-    breaker = BreakerRepository().get(developer.user_id, consistent=True)
+    breaker = breaker_after(gateway, response, developer.user_id)
     assert breaker.state is BreakerState.OPEN and breaker.open_until.timestamp() < time.time() + 4
 
 
@@ -135,7 +142,7 @@ def test_overload_and_server_errors_fall_back_and_repeated_ones_open(gateway, de
         response = ask(developer, gateway, stream=False)
         assert response.status_code == 200 and response.json()["type"] == "message"
         assert response.headers["x-overspill-fallback-reason"] == reason
-        state = BreakerRepository().get(developer.user_id, consistent=True).state
+        state = breaker_after(gateway, response, developer.user_id).state
         assert state is (BreakerState.OPEN if attempt == 2 else BreakerState.CLOSED)
 
 
@@ -178,7 +185,7 @@ def test_client_errors_pass_through_and_never_trip_the_breaker(gateway, develope
     assert response.json()["error"] == {"type": error_type, "message": "exact wording Claude Code matches on"}
     assert response.headers["x-overspill-route"] == "plan"
     assert bedrock.received == []
-    assert BreakerRepository().get(developer.user_id, consistent=True).state is BreakerState.CLOSED
+    assert breaker_after(gateway, response, developer.user_id).state is BreakerState.CLOSED
 
 
 def test_bedrock_only_users_never_touch_the_plan(gateway, anthropic, bedrock):
@@ -320,7 +327,7 @@ def test_early_switch_on_high_utilisation(anthropic, bedrock):
         assert first.headers["x-overspill-route"] == "plan"  # this answer is good: it is kept
         second = ask(developer, gateway)
         assert second.headers["x-overspill-route"] == "bedrock"
-        breaker = BreakerRepository().get(developer.user_id, consistent=True)
+        breaker = breaker_after(gateway, first, developer.user_id)
         assert breaker.reason == "early_switch" and int(breaker.open_until.timestamp()) == reset
 
 

@@ -93,10 +93,12 @@ def test_body_over_the_limit_is_413(anthropic):
     with LocalGateway(anthropic.url, max_body_bytes=1024) as small:
         developer = small.add_developer()
         big = json.dumps({**MESSAGE, "messages": [{"role": "user", "content": "x" * 5000}]}).encode()
-        message = assert_anthropic_error(post(developer.base_url(small) + "/v1/messages", big),
-                                         413, "request_too_large")
+        response = post(developer.base_url(small) + "/v1/messages", big)
+        message = assert_anthropic_error(response, 413, "request_too_large")
         assert "limit" in message
         assert anthropic.received == []
+        event = wait_for_usage(small, response.headers["x-overspill-request-id"])
+        assert (event.status, event.error_type) == (413, "request_too_large")
         assert post(developer.base_url(small) + "/v1/messages").status_code == 200
 
 

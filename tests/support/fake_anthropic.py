@@ -1131,6 +1131,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--error-status", type=int, default=None,
                         help="answer every Messages request with this error status (e.g. 529)")
+    parser.add_argument("--retry-after", type=int, default=None,
+                        help="with --error-status 429: the retry-after header's seconds")
     parser.add_argument("--plan-limited", action="store_true",
                         help="answer every Messages request with a plan-limit 429 (reset in an hour)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
@@ -1139,7 +1141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan_limited:
         default = Scenario.plan_limit(int(time.time()) + 3600)
     elif args.error_status:
-        default = Scenario.error(args.error_status, delay=args.delay_ms / 1000)
+        default = Scenario.error(args.error_status, delay=args.delay_ms / 1000, retry_after=args.retry_after)
     else:
         default = Scenario.stream(
             text=args.text,

@@ -66,6 +66,9 @@ class BreakerStore(Protocol):
         ...
 
 
+PendingWrite = Callable[[], None]
+
+
 @dataclass(slots=True)
 class _Cached:
     breaker: Breaker
@@ -147,46 +150,61 @@ class BreakerService:
 
     # -- learning from the plan's answer -------------------------------------------------------------------
 
-    def plan_failed(self, decision: Decision, signal: FallbackSignal) -> None:
+    # The methods below change this instance's copy at once and return the DynamoDB write to run after the
+    # response (None when there is nothing to write): the write never delays the developer's first byte.
+
+    def plan_failed(self, decision: Decision, signal: FallbackSignal) -> PendingWrite | None:
         """The plan's answer (or its absence) sent this request to Bedrock; remember what it implies."""
         now = self._now()
         user_id = decision.breaker.user_id
         if signal.open_until is not None:
-            self._open(decision.breaker, signal.open_until, signal.reason, signal.status, now)
-            return
+            return self._opening(decision.breaker, signal.open_until, signal.reason, signal.status, now)
         if signal.reason not in COUNTED_FAILURES:
-            return
+            return None
         if decision.route is Route.PROBE:  # the probe failed: back to waiting, for the cooldown
-            self._open(decision.breaker, now + self._failure_cooldown, signal.reason, signal.status, now)
-            return
+            return self._opening(decision.breaker, now + self._failure_cooldown, signal.reason, signal.status, now)
         with self._lock:
             recent = [t for t in self._failures.get(user_id, []) if now - t < self._failure_window] + [now]
             self._failures[user_id] = recent
-        if len(recent) >= self._failure_threshold:
-            with self._lock:
-                self._failures.pop(user_id, None)
-            self._open(decision.breaker, now + self._failure_cooldown, signal.reason, signal.status, now,
-                       failures=len(recent))
+        if len(recent) < self._failure_threshold:
+            return None
+        with self._lock:
+            self._failures.pop(user_id, None)
+        return self._opening(decision.breaker, now + self._failure_cooldown, signal.reason, signal.status, now,
+                             failures=len(recent))
 
-    def plan_answered(self, decision: Decision) -> None:
+    def plan_answered(self, decision: Decision) -> PendingWrite | None:
         """The plan gave an answer the developer gets (success or a client error): a probe closes it."""
         user_id = decision.breaker.user_id
         with self._lock:
             self._failures.pop(user_id, None)
         if decision.route is not Route.PROBE:
-            return
+            return None
         now = self._now()
         closed = replace(decision.breaker, state=BreakerState.CLOSED, open_until=None, probe_owner=None,
                          probe_until=None, failures=0, updated_at=now, revision=decision.breaker.revision + 1)
-        if self._store.replace(closed, expected_revision=decision.breaker.revision):
-            self._remember(closed)
-            logger.info("breaker closed: the plan answers again", extra={"user_id": user_id})
-        else:
-            self._read(user_id, consistent=True)
+        self._remember(closed)
 
-    def switch_early(self, decision: Decision, until: datetime, status: int) -> None:
+        def write() -> None:
+            if self._store.replace(closed, expected_revision=decision.breaker.revision):
+                logger.info("breaker closed: the plan answers again", extra={"user_id": user_id})
+            else:
+                self._read(user_id, consistent=True)
+
+        return write
+
+    def switch_early(self, decision: Decision, until: datetime, status: int) -> PendingWrite | None:
         """The plan answered, but reported utilisation over the threshold: use Bedrock from the next request."""
-        self._open(decision.breaker, until, FallbackReason.EARLY_SWITCH, status, self._now())
+        return self._opening(decision.breaker, until, FallbackReason.EARLY_SWITCH, status, self._now())
+
+    def _opening(self, seen: Breaker, until: datetime, reason: str, status: int | None, now: datetime, *,
+                 failures: int = 0) -> PendingWrite | None:
+        if seen.state is BreakerState.OPEN and seen.open_until and seen.open_until >= until:
+            return None  # already open at least as long
+        # Follow it here at once (same revision: the write, or a re-read, replaces this copy).
+        self._remember(replace(seen, state=BreakerState.OPEN, open_until=until, reason=str(reason),
+                               last_status=status, probe_owner=None, probe_until=None))
+        return lambda: self._open(seen, until, reason, status, now, failures=failures)
 
     def _open(self, seen: Breaker, until: datetime, reason: str, status: int | None, now: datetime, *,
               failures: int = 0) -> None:

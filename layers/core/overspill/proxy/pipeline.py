@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import orjson
 
 from overspill.auth import Authenticator, Caller
-from overspill.breaker import BreakerService, Decision
+from overspill.breaker import BreakerService, Decision, PendingWrite
 from overspill.breaker import Route as BreakerRoute
 from overspill.errors import GatewayError
 from overspill.fallback import FallbackReason, FallbackSignal, classify, utilization
@@ -65,10 +65,24 @@ class Exchange:
     answered_by: str = ROUTE_PLAN
     fallback_reason: str | None = None
     bedrock_model_id: str | None = None
+    # Writes that must not delay the first byte (breaker state changes): run once the response has ended.
+    after_response: list[PendingWrite] = field(default_factory=list)
 
     @property
     def records_usage(self) -> bool:
         return self.route.endpoint is Endpoint.MESSAGES
+
+    def defer(self, write: PendingWrite | None) -> None:
+        if write is not None:
+            self.after_response.append(write)
+
+    def run_deferred(self) -> None:
+        for write in self.after_response:
+            try:
+                write()
+            except Exception:  # noqa: BLE001 - a lost breaker write costs a plan round trip, never the answer
+                logger.exception("breaker write failed")
+        self.after_response.clear()
 
 
 class Proxy:
@@ -160,7 +174,7 @@ class Proxy:
                 signal = FallbackSignal(FallbackReason.TIMEOUT if failure.timed_out else FallbackReason.UNREACHABLE,
                                         None)
                 if decision is not None:
-                    self._breakers.plan_failed(decision, signal)
+                    exchange.defer(self._breakers.plan_failed(decision, signal))
                 return self._via_bedrock(exchange, signal.reason)
             raise GatewayError(
                 504 if failure.timed_out else 502,
@@ -176,19 +190,20 @@ class Proxy:
                 logger.info("plan refused; falling back", extra={"status": answer.status,
                                                                  "reason": str(signal.reason)})
                 if decision is not None:
-                    self._breakers.plan_failed(decision, signal)
+                    exchange.defer(self._breakers.plan_failed(decision, signal))
                 return self._via_bedrock(exchange, signal.reason)
             if decision is not None:
-                self._breakers.plan_answered(decision)
-                self._maybe_switch_early(decision, answer)
+                exchange.defer(self._breakers.plan_answered(decision))
+                exchange.defer(self._maybe_switch_early(decision, answer))
         return self._relay(exchange, answer, sent_at=sent_at, answered_at=answered_at)
 
-    def _maybe_switch_early(self, decision: Decision, answer: UpstreamAnswer) -> None:
+    def _maybe_switch_early(self, decision: Decision, answer: UpstreamAnswer) -> PendingWrite | None:
         if self._early_switch is None or answer.status >= 300:
-            return
+            return None
         used, reset = utilization(answer.headers)
         if used is not None and used >= self._early_switch and reset is not None and reset > self._now():
-            self._breakers.switch_early(decision, reset, answer.status)
+            return self._breakers.switch_early(decision, reset, answer.status)
+        return None
 
     def _via_bedrock(self, exchange: Exchange, reason: FallbackReason) -> ProxyResponse:
         assert self._bedrock is not None and exchange.body is not None
@@ -200,7 +215,7 @@ class Proxy:
         if exchange.route.endpoint is Endpoint.COUNT_TOKENS:
             payload = self._bedrock.count_tokens(user_id, exchange.body, beta)
             headers = {"content-type": "application/json", **self._route_headers(exchange, started, started)}
-            return ProxyResponse(200, headers, payload)
+            return ProxyResponse(200, headers, self._finishing(exchange, payload))
         answer = self._bedrock.messages(user_id, exchange.body, beta)
         exchange.bedrock_model_id = answer.model_id
         return self._relay(exchange, answer, sent_at=started, answered_at=time.perf_counter())
@@ -213,6 +228,7 @@ class Proxy:
         overhead_ms = ((sent_at - exchange.request.received_at) + (time.perf_counter() - answered_at)) * 1000
 
         def finish(outcome: RelayOutcome) -> None:
+            exchange.run_deferred()
             if exchange.records_usage:
                 self._record(exchange, outcome, status=answer.status, streamed=streamed,
                              overhead_ms=overhead_ms, upstream_request_id=answer.request_id)
@@ -245,15 +261,23 @@ class Proxy:
             headers["x-overspill-route"] = exchange.answered_by
             headers["x-overspill-fallback-reason"] = exchange.fallback_reason
         payload = refusal.body(request.request_id) if request.method != "HEAD" else b""
-        if exchange is None or not exchange.records_usage:
+        if exchange is None:
             return ProxyResponse(refusal.status, headers, payload)
-
         # An authenticated Messages request the gateway answered itself still leaves a usage event.
-        def finish(outcome: RelayOutcome) -> None:
-            self._record(exchange, outcome, status=refusal.status, streamed=False, overhead_ms=None,
-                         upstream_request_id=None, error_type=refusal.error_type)
+        return ProxyResponse(refusal.status, headers, self._finishing(exchange, payload, refusal))
 
-        return ProxyResponse(refusal.status, headers, Relay(iter((payload,)), tap=None, on_close=finish))
+    def _finishing(self, exchange: Exchange, payload: bytes, refusal: GatewayError | None = None) -> Relay | bytes:
+        """A body the gateway wrote itself, with the request's after-response work attached (if any)."""
+        if not exchange.records_usage and not exchange.after_response:
+            return payload
+
+        def finish(outcome: RelayOutcome) -> None:
+            exchange.run_deferred()
+            if exchange.records_usage and refusal is not None:
+                self._record(exchange, outcome, status=refusal.status, streamed=False, overhead_ms=None,
+                             upstream_request_id=None, error_type=refusal.error_type)
+
+        return Relay(iter((payload,)), tap=None, on_close=finish)
 
     def _record(self, exchange: Exchange, outcome: RelayOutcome, *, status: int, streamed: bool,
                 overhead_ms: float | None, upstream_request_id: str | None, error_type: str | None = None) -> None:
