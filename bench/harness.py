@@ -105,4 +105,4 @@ def overspill_dev_process(anthropic_url: str, *, bedrock_url: str | None = None,
             yield DevProcess(process, found["url"])
         finally:
             process.terminate()
-            process.wait(20)
+            process.wait(120)  # it drains pending usage writes and saves its state first

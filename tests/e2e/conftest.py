@@ -84,7 +84,7 @@ def start_dev(anthropic_url: str, state_dir: Path, port: int | None = None, time
 def stop_dev(run: DevRun) -> None:
     run.process.terminate()
     try:
-        run.process.wait(timeout=20)
+        run.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         run.process.kill()
         run.process.wait()

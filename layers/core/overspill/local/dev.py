@@ -25,7 +25,7 @@ from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.models import bind_models
 from overspill.store.users import UserRepository
 
-SNAPSHOT_INTERVAL_S = 15.0
+SNAPSHOT_INTERVAL_S = 30.0
 _LOCAL_AWS_ENV = {
     # moto accepts any credentials; never send a developer's real ones, even to loopback.
     "AWS_ACCESS_KEY_ID": "overspill-local",
