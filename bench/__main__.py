@@ -187,14 +187,14 @@ def render_fallback(fallback: dict, events: dict) -> str:
         "| path | p50: through − plan − Bedrock = added | p95 | p99 |",
         "|---|---|---|---|",
         row("plan refuses every request (529; breaker told not to open): plan, then Bedrock", fallback["refused"]),
-        row("plan answers 429 every time (retry-after 0): probe taken, refused, breaker reopened (2 conditional "
-            "writes), then Bedrock", fallback["refused_429"]),
+        row("plan answers 429 every time (retry-after 0): probe taken (a conditional write), refused, "
+            "then Bedrock (the reopening is written after the response)", fallback["refused_429"]),
         row("plan limited (429 rejected): breaker open, straight to Bedrock", fallback["breaker_open"]),
         "",
         f"Target: the plan's 429 to the client's first Bedrock byte, less the fake Bedrock's latency, ≤ 5 ms — "
         f"measured {refused:.2f} ms at p50 for the refusal itself ({'met' if refused <= 5 else 'MISSED'}) and "
-        f"{refused_429:.2f} ms when the same request also rewrites the breaker twice "
-        f"({'met' if refused_429 <= 5 else 'MISSED'}; the breaker writes go to moto over loopback here, to "
+        f"{refused_429:.2f} ms when the same request also takes the probe "
+        f"({'met' if refused_429 <= 5 else 'MISSED'}; the breaker write goes to moto over loopback here, to "
         "DynamoDB on AWS). A plan limit writes the breaker once per reset window; every later request takes "
         "the breaker-open row.",
         "",
