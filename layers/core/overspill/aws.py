@@ -3,30 +3,31 @@ proxy's cold start and nothing the proxy needs)."""
 
 from __future__ import annotations
 
-import threading
 from functools import cache
 from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from overspill.config import Settings
 
-_lock = threading.Lock()
-
 
 @cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
+def _loader() -> Loader:
+    # Service models are the expensive part of a session; every client shares one loader.
+    return botocore.session.get_session().get_component("data_loader")
 
 
 def client(service: str, settings: Settings, **config: Any) -> Any:
-    # botocore's session is not thread-safe while creating clients; the clients themselves are.
-    with _lock:
-        return _session().create_client(
-            service,
-            region_name=settings.region,
-            endpoint_url=settings.aws_endpoint_url,
-            config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3},
-                          **config),
-        )
+    # A session per client: a session caches the credentials it first resolved, and a client must take the
+    # environment's credentials as they are when it is made (botocore sessions are not thread-safe either).
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader())
+    return session.create_client(
+        service,
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3},
+                      **config),
+    )
