@@ -398,7 +398,8 @@ def test_credentials_kms_cannot_decrypt_is_a_clear_429_without_retries(gateway, 
     assert "s3cr3t" not in captured_logs.getvalue() and "s3cr3t" not in response.text
 
 
-def test_metrics_count_requests_by_route_and_fallback_reason(gateway, developer, anthropic, capfd):
+def test_metrics_count_requests_by_route_and_fallback_reason(gateway, developer, anthropic, capfd, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     anthropic.enqueue(plan_limit_until(600))
     response = ask(developer, gateway)
     wait_for_usage(gateway, response.headers["x-overspill-request-id"])
@@ -410,3 +411,30 @@ def test_metrics_count_requests_by_route_and_fallback_reason(gateway, developer,
     assert any(r.get("BreakerOpened") == [1.0] and r["reason"] == "plan_limit" for r in records)
     text = json.dumps(records)
     assert developer.key not in text and developer.user_id not in text and "sk-ant" not in text
+
+
+def test_bedrock_usage_comes_from_its_invocation_metrics(gateway, developer, anthropic, bedrock):
+    """Bedrock bills by its own counts: they win over the usage inside the Anthropic events."""
+    from tests.support.fake_bedrock import chunk_frame
+
+    events = [
+        {"type": "message_start", "message": {
+            "id": "msg_bdrk_1", "type": "message", "role": "assistant", "model": "claude-opus-4-8", "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+         "usage": {"output_tokens": 2}},
+        {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+            "inputTokenCount": 1234, "outputTokenCount": 56, "cacheReadInputTokenCount": 7000,
+            "cacheWriteInputTokenCount": 800, "invocationLatency": 10, "firstByteLatency": 5}},
+    ]
+    anthropic.enqueue(plan_limit_until(600))
+    bedrock.enqueue(BedrockScenario.raw(200, {"content-type": "application/vnd.amazon.eventstream"},
+                                        b"".join(chunk_frame(e) for e in events)))
+    response = ask(developer, gateway)
+    assert "amazon-bedrock" not in response.text
+    event = wait_for_usage(gateway, response.headers["x-overspill-request-id"])
+    assert (event.tokens.input_tokens, event.tokens.output_tokens) == (1234, 56)
+    assert (event.tokens.cache_read_input_tokens, event.tokens.cache_creation_input_tokens) == (7000, 800)

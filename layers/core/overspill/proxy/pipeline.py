@@ -229,6 +229,9 @@ class Proxy:
 
         def finish(outcome: RelayOutcome) -> None:
             exchange.run_deferred()
+            billed = getattr(answer, "billed_usage", None)
+            if tap is not None and billed is not None:
+                tap.tokens.merge(billed())  # Bedrock's invocation metrics win: they are what AWS bills
             if exchange.records_usage:
                 self._record(exchange, outcome, status=answer.status, streamed=streamed,
                              overhead_ms=overhead_ms, upstream_request_id=answer.request_id)

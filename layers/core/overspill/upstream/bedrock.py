@@ -17,7 +17,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from overspill.bedrock.errors import BedrockFailure
-from overspill.bedrock.events import StreamTranslator, translate_message
+from overspill.bedrock.events import StreamTranslator, translate_message, usage_from_metrics
 from overspill.bedrock.models import ModelMap, ResolvedModel
 from overspill.bedrock.rejections import offending_item
 from overspill.bedrock.request import to_bedrock_body
@@ -65,6 +65,10 @@ class BedrockStreamAnswer:
             logger.warning("bedrock stream broke", extra={"error": type(error).__name__, "model_id": self.model_id})
             yield BedrockFailure.from_code("ModelStreamErrorException", "the stream from Bedrock broke",
                                            model=self._model.requested).sse()
+
+    def billed_usage(self) -> dict[str, int]:
+        """Bedrock's own token counts (from ``amazon-bedrock-invocationMetrics``): what AWS bills."""
+        return usage_from_metrics(self.translator.invocation_metrics)
 
     def close(self) -> None:
         self._stream.close()
