@@ -36,6 +36,7 @@ class DevRun:
     url: str
     key: str
     output: list[str]
+    reader: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -69,11 +70,12 @@ def start_dev(anthropic_url: str, state_dir: Path, port: int | None = None, time
                 found.update(url=match.group(1), key=match.group(2))
                 ready.set()
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     if not ready.wait(timeout_s):
         process.kill()
         raise AssertionError("overspill dev did not print its export line:\n" + "".join(output))
-    run = DevRun(process, found["url"], found["key"], output)
+    run = DevRun(process, found["url"], found["key"], output, reader)
     deadline = time.monotonic() + 10
     while httpx.get(run.url + "/healthz").status_code != 200:
         assert time.monotonic() < deadline
@@ -88,6 +90,8 @@ def stop_dev(run: DevRun) -> None:
     except subprocess.TimeoutExpired:
         run.process.kill()
         run.process.wait()
+    if run.reader is not None:
+        run.reader.join(timeout=10)  # its last lines (e.g. "saving state") are read after the exit
 
 
 @pytest.fixture(scope="session")
