@@ -210,7 +210,7 @@ def _texts(content: Any) -> list[str]:
     return texts
 
 
-def reply_text_for(body: Mapping[str, Any]) -> str:
+def reply_text_for(body: Mapping[str, Any], default: str = DEFAULT_REPLY) -> str:
     """X when the latest user message mentioning ``reply with: X`` exists (an e2e test can then assert Claude
     Code printed exactly X; a tool_result saying it works too), else the default greeting."""
     messages = body.get("messages")
@@ -221,7 +221,7 @@ def reply_text_for(body: Mapping[str, Any]) -> str:
             found = [m.strip() for m in _REPLY_WITH.findall(text) if m.strip()]
             if found:
                 return found[-1]
-    return DEFAULT_REPLY
+    return default
 
 
 def thinking_requested(body: Mapping[str, Any]) -> bool:
@@ -358,8 +358,8 @@ def _text_block(text: str, events: int | None) -> _Block:
     )
 
 
-def _tool_use_block(spec: Mapping[str, Any]) -> _Block:
-    tool_id = spec.get("id") or new_id("toolu_")
+def _tool_use_block(spec: Mapping[str, Any], id_prefix: str = "toolu_") -> _Block:
+    tool_id = spec.get("id") or new_id(id_prefix)
     tool_input = spec.get("input", {})
     raw = json.dumps(tool_input)  # the real API's partial_json has ", " and ": " separators
     # The real API opens with an empty partial_json, then sends the JSON in a few pieces.

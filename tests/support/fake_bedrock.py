@@ -61,17 +61,18 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import unquote
 
-try:  # orjson is ~10x faster; it matters when a benchmark asks for 10,000 events per answer.
-    import orjson
-
-    def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-except ImportError:  # pragma: no cover - orjson is installed in the project venv
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
+# The Anthropic events inside Bedrock's frames are built exactly as the fake Anthropic builds them.
+from tests.support.fake_anthropic import (  # noqa: E402
+    Headers,
+    _Block,
+    _dumps,
+    _text_block,
+    _thinking_block,
+    estimate_tokens,
+    thinking_requested,
+)
+from tests.support.fake_anthropic import _tool_use_block as anthropic_tool_use_block  # noqa: E402
+from tests.support.fake_anthropic import reply_text_for as anthropic_reply_text_for  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------------
 # Wire constants (PROTOCOL §4)
@@ -244,32 +245,6 @@ def decode_event_stream(data: bytes) -> list[tuple[dict[str, str], bytes]]:
     return frames
 
 
-class Headers:
-    """An ordered header list with case-insensitive replacement (later values win, first spelling kept)."""
-
-    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None) -> None:
-        self._items: list[tuple[str, str]] = []
-        self.update(items)
-
-    def set(self, name: str, value: Any) -> None:
-        lowered = name.lower()
-        for i, (existing, _) in enumerate(self._items):
-            if existing.lower() == lowered:
-                self._items[i] = (existing, str(value))
-                return
-        self._items.append((name, str(value)))
-
-    def update(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None) -> None:
-        pairs = items.items() if isinstance(items, Mapping) else (items or [])
-        for name, value in pairs:
-            self.set(name, value)
-
-    def get(self, name: str) -> str | None:
-        lowered = name.lower()
-        return next((v for k, v in self._items if k.lower() == lowered), None)
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -354,63 +329,19 @@ def parse_authorization(value: str | None) -> tuple[str | None, str | None]:
 # Deriving an answer from a request
 # ----------------------------------------------------------------------------------------------------
 
-_REPLY_WITH = re.compile(r"reply with:[ \t]*([^\r\n]*)", re.IGNORECASE)
 
 
-def _texts(content: Any) -> list[str]:
-    """Text of a message's content: a string, text blocks, and tool_result contents (string or blocks)."""
-    if isinstance(content, str):
-        return [content]
-    texts: list[str] = []
-    for block in content if isinstance(content, list) else []:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif block.get("type") == "tool_result":
-            texts.extend(_texts(block.get("content")))
-    return texts
 
 
 def reply_text_for(body: Mapping[str, Any]) -> str:
     """X when the latest user message mentioning ``reply with: X`` exists, else :data:`DEFAULT_REPLY`."""
-    messages = body.get("messages")
-    for message in reversed(messages if isinstance(messages, list) else []):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        for text in reversed(_texts(message.get("content"))):
-            found = [m.strip() for m in _REPLY_WITH.findall(text) if m.strip()]
-            if found:
-                return found[-1]
-    return DEFAULT_REPLY
+    return anthropic_reply_text_for(body, default=DEFAULT_REPLY)
 
 
-def thinking_requested(body: Mapping[str, Any]) -> bool:
-    thinking = body.get("thinking")
-    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
-def split_text(text: str, pieces: int | None) -> list[str]:
-    """Cut ``text`` into ``pieces`` non-empty deltas; ``None`` cuts after each word. Asking for more pieces
-    than characters repeats the text until it is long enough."""
-    if pieces is None:
-        words = re.findall(r"\S+\s*|\s+", text)
-        return words or [text]
-    pieces = max(1, pieces)
-    if len(text) < pieces:
-        unit = text or "x"
-        text = " ".join([unit] * -(-pieces // len(unit)))
-    size, extra = divmod(len(text), pieces)
-    out, start = [], 0
-    for i in range(pieces):
-        end = start + size + (1 if i < extra else 0)
-        out.append(text[start:end])
-        start = end
-    return out
 
 
-def estimate_tokens(n_chars: int) -> int:
-    return max(1, n_chars // 4)
 
 
 def _has_path(body: Any, dotted: str) -> bool:
@@ -444,11 +375,6 @@ def _validate_invoke_body(body: Any) -> str | None:
 # ----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Block:
-    start: dict[str, Any]  # content_block_start.content_block
-    deltas: list[dict[str, Any]]  # content_block_delta.delta, in order
-    final: dict[str, Any]  # the block in the assembled message
 
 
 @dataclass
@@ -505,36 +431,12 @@ class _Message:
         }
 
 
-def _thinking_block(reply: str) -> _Block:
-    thinking = f"The user wants an answer. I will reply: {reply}"
-    signature = base64.b64encode(secrets.token_bytes(96)).decode()
-    deltas: list[dict[str, Any]] = [{"type": "thinking_delta", "thinking": t} for t in split_text(thinking, None)]
-    deltas.append({"type": "signature_delta", "signature": signature})
-    return _Block(
-        start={"type": "thinking", "thinking": "", "signature": ""},
-        deltas=deltas,
-        final={"type": "thinking", "thinking": thinking, "signature": signature},
-    )
 
 
-def _text_block(text: str, events: int | None) -> _Block:
-    return _Block(
-        start={"type": "text", "text": ""},
-        deltas=[{"type": "text_delta", "text": t} for t in split_text(text, events)],
-        final={"type": "text", "text": text},
-    )
 
 
 def _tool_use_block(spec: Mapping[str, Any]) -> _Block:
-    tool_id = spec.get("id") or "toolu_bdrk_01" + "".join(secrets.choice(_BASE62) for _ in range(22))
-    tool_input = spec.get("input", {})
-    raw = json.dumps(tool_input)
-    pieces = [""] + split_text(raw, min(3, len(raw)))
-    return _Block(
-        start={"type": "tool_use", "id": tool_id, "name": spec["name"], "input": {}},
-        deltas=[{"type": "input_json_delta", "partial_json": p} for p in pieces],
-        final={"type": "tool_use", "id": tool_id, "name": spec["name"], "input": tool_input},
-    )
+    return anthropic_tool_use_block(spec, id_prefix="toolu_bdrk_")
 
 
 # ----------------------------------------------------------------------------------------------------
