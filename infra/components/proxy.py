@@ -33,13 +33,17 @@ _RETENTION = {30: logs.RetentionDays.ONE_MONTH, 365: logs.RetentionDays.ONE_YEAR
 # user, records the key's last use (a conditional UpdateItem), and writes one usage event (a conditional
 # PutItem); routing reads the user's breaker (eventually or strongly consistent) and replaces it with a
 # conditional PutItem; the fallback reads the user's stored Bedrock credentials (written by the admin
-# function, never by the proxy). Nothing else: no Scan, no Query, no deletes.
+# function, never by the proxy); the budget check reads the user's and the team's month rollups (one Query
+# each) and the team's budget; pricing reads the admins' price overrides. Nothing else: no Scan, no deletes.
 TABLE_ACTIONS = {
     "users_table": ("dynamodb:GetItem",),
     "access_keys_table": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
     "usage_table": ("dynamodb:PutItem",),
     "breakers_table": ("dynamodb:GetItem", "dynamodb:PutItem"),
     "credentials_table": ("dynamodb:GetItem",),
+    "rollups_table": ("dynamodb:Query",),
+    "teams_table": ("dynamodb:GetItem",),
+    "config_table": ("dynamodb:GetItem",),
 }
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -48,6 +49,9 @@ EXPECTED_TABLE_ACTIONS = {
     "usage_table": {"dynamodb:PutItem"},
     "breakers_table": {"dynamodb:GetItem", "dynamodb:PutItem"},
     "credentials_table": {"dynamodb:GetItem"},
+    "rollups_table": {"dynamodb:Query"},
+    "teams_table": {"dynamodb:GetItem"},
+    "config_table": {"dynamodb:GetItem"},
 }
 INVOKE = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 COUNT_TOKENS = "bedrock:CountTokens"
@@ -119,7 +123,9 @@ def test_table_access_is_exactly_what_the_request_path_does(any_stage):
         assert grants.get(_arn_of(logical_id)) == EXPECTED_TABLE_ACTIONS[spec.settings_field], spec.settings_field
     every_action = {a for s in role_statements(any_stage) for a in s.actions}
     assert not every_action & FORBIDDEN_DYNAMODB
-    assert "dynamodb:Query" not in every_action  # no index access on the request path (yet)
+    # The one Query: the budget check, on the rollups table itself (its index is not granted, checked below).
+    assert {s.resources[0] for s in role_statements(any_stage) if "dynamodb:Query" in s.actions} == {
+        _arn_of(any_stage.table_for(next(s for s in SPECS if s.settings_field == "rollups_table"))[0])}
     assert {a for a in every_action if a.startswith("dynamodb:")} == set().union(*EXPECTED_TABLE_ACTIONS.values())
     # Nothing on the tables' indexes or streams, and no condition on any table grant.
     for statement in role_statements(any_stage):
@@ -396,7 +402,8 @@ def recorded() -> Iterator[Recorded]:
     1. Ada, streaming: the plan answers 429 with its limit rejected. The breaker is read (eventually consistent);
        meanwhile another instance opens it (shorter), so the first conditional write loses, the item is read
        again strongly consistent, and the breaker is replaced. Ada has no stored credentials: the function's
-       role calls InvokeModelWithResponseStream on the us. inference profile.
+       role calls InvokeModelWithResponseStream on the us. inference profile. Ada and her team have monthly
+       budgets: before each Bedrock call their month rollups are queried (and the team's budget read).
     2. Ada, not streaming: the breaker is open (this instance's copy): InvokeModel, no plan call.
     3. Ada, count_tokens: CountTokens on the bare foundation model.
     4. Grace, streaming: rate-limited too, but she has stored credentials: they are read and decrypted with KMS
@@ -418,6 +425,7 @@ def recorded() -> Iterator[Recorded]:
     from overspill.store.access_keys import AccessKeyRepository
     from overspill.store.breakers import BreakerRepository
     from overspill.store.models import bind_models
+    from overspill.store.teams import TeamRepository
     from overspill.store.users import UserRepository
     from overspill.upstream.anthropic import AnthropicUpstream
     from tests.support.fake_bedrock import FakeBedrock
@@ -441,10 +449,14 @@ def recorded() -> Iterator[Recorded]:
                             bedrock_region="us-east-1", bedrock_geography="us", bedrock_endpoint_url=bedrock.url)
         key_arn = client("kms", settings).create_key(Description="credentials")["KeyMetadata"]["Arn"]
         settings = dataclasses.replace(settings, credentials_kms_key_id=key_arn)
-        pepper = provision(settings).encode()
+        pepper, settings = provision(settings)
+        pepper = pepper.encode()
         bind_models(settings)
         users = UserRepository()
-        ada, grace = users.create("Ada"), users.create("Grace")
+        # Ada has budgets (hers and her team's): the Bedrock route checks them against the month rollups.
+        ada = users.create("Ada", team="platform", budget_usd=Decimal("100"))
+        grace = users.create("Grace")
+        TeamRepository().put("platform", budget_usd=Decimal("500"))
         ada_key, grace_key = generate_key(pepper), generate_key(pepper)
         AccessKeyRepository().add(ada.user_id, ada_key)
         AccessKeyRepository().add(grace.user_id, grace_key)

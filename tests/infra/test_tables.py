@@ -148,6 +148,9 @@ STABLE_LOGICAL_IDS = {
     "usage_table": "DataUsageTable202A59A5",
     "breakers_table": "DataBreakersTable70C129E6",
     "credentials_table": "DataCredentialsTable7585EB66",
+    "rollups_table": "DataRollupsTableEB91494D",
+    "teams_table": "DataTeamsTable9AB576DA",
+    "config_table": "DataConfigTable6430BC6B",
 }
 PEPPER_LOGICAL_ID = "DataAccessKeyPepperBCF76882"
 # A new key would leave every stored Bedrock credential sealed under the old one.

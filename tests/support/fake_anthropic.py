@@ -277,14 +277,18 @@ class _Message:
     usage: dict[str, int]  # final totals: input, cache creation/read, output
     full_delta_usage: bool
 
+    @property
+    def _written_1h(self) -> int:
+        return self.usage.get("cache_creation_1h_input_tokens", 0)
+
     def _usage(self, output_tokens: int) -> dict[str, Any]:
         return {
             "input_tokens": self.usage["input_tokens"],
             "cache_creation_input_tokens": self.usage["cache_creation_input_tokens"],
             "cache_read_input_tokens": self.usage["cache_read_input_tokens"],
             "cache_creation": {
-                "ephemeral_5m_input_tokens": self.usage["cache_creation_input_tokens"],
-                "ephemeral_1h_input_tokens": 0,
+                "ephemeral_5m_input_tokens": self.usage["cache_creation_input_tokens"] - self._written_1h,
+                "ephemeral_1h_input_tokens": self._written_1h,
             },
             "output_tokens": output_tokens,
             "service_tier": "standard",
@@ -413,7 +417,8 @@ class Scenario:
         ``text=None`` derives the reply from the request; ``""`` sends no text block. ``thinking=None``
         follows the request's ``thinking.type``. ``tool_use={"name", "input", ["id"]}`` (or a list) adds
         tool_use blocks and makes stop_reason ``tool_use``. ``usage`` overrides token counts
-        (``input_tokens``, ``cache_creation_input_tokens``, ``cache_read_input_tokens``, ``output_tokens``).
+        (``input_tokens``, ``cache_creation_input_tokens``, ``cache_read_input_tokens``, ``output_tokens``, and
+        ``cache_creation_1h_input_tokens``: how many of the cache writes were at the 1-hour TTL, default 0).
         """
         tools = [tool_use] if isinstance(tool_use, Mapping) else list(tool_use or [])
         return MessageScenario(

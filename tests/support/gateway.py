@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from moto import mock_aws
@@ -53,7 +54,8 @@ class LocalGateway:
             self._saved_env[name] = os.environ.get(name)
             os.environ[name] = value
         self._mock.start()
-        self.pepper = provision(self.settings).encode()
+        pepper, self.settings = provision(self.settings)
+        self.pepper = pepper.encode()
         self.proxy = build_proxy(self.settings)
         self.server = FunctionUrlServer(("127.0.0.1", 0), self.handler, function_name="overspill-proxy")
         self.server.serve_in_background()
@@ -79,9 +81,10 @@ class LocalGateway:
         return self.server.url
 
     def add_developer(self, name: str = "Dev", *, routing_mode: RoutingMode = RoutingMode.PLAN_FIRST,
-                      expires_at: datetime | None = None) -> Developer:
-        user = UserRepository().create(name, email=f"{name.lower()}@example.com", team="platform",
-                                       routing_mode=routing_mode)
+                      expires_at: datetime | None = None, team: str | None = "platform",
+                      budget_usd: Decimal | None = None, cost_center: str | None = None) -> Developer:
+        user = UserRepository().create(name, email=f"{name.split()[0].lower()}@example.com", team=team,
+                                       routing_mode=routing_mode, budget_usd=budget_usd, cost_center=cost_center)
         new_key = generate_key(self.pepper)
         AccessKeyRepository().add(user.user_id, new_key, expires_at=expires_at)
         return Developer(user.user_id, new_key.plain, new_key.key_hash, new_key.prefix)

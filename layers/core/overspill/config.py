@@ -31,6 +31,12 @@ class Settings:
     usage_table: str = "overspill-usage-events"
     breakers_table: str = "overspill-breakers"
     credentials_table: str = "overspill-bedrock-credentials"
+    rollups_table: str = "overspill-usage-rollups"
+    teams_table: str = "overspill-teams"
+    config_table: str = "overspill-config"
+    exports_bucket: str = "overspill-exports"
+    # Where the rollup function puts stream records it can never apply (an SQS queue URL); None = log only.
+    rollup_failure_queue_url: str | None = None
     pepper_secret_id: str = "overspill/access-key-pepper"
     # KMS key (id, ARN or alias) under which per-user Bedrock credentials are encrypted.
     credentials_kms_key_id: str = "alias/overspill-credentials"
@@ -76,6 +82,13 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     usage_ttl_days: int = 400
 
+    # Budgets: what counts against a monthly budget ("bedrock": Bedrock spend only; "all": plan traffic at
+    # list price too), and how long an instance may trust a month's spend it read (at most 60 s).
+    budget_counts: str = "bedrock"
+    budget_cache_ttl_s: float = 60.0
+    # Admin price overrides are re-read this often by each instance.
+    pricing_cache_ttl_s: float = 300.0
+
     # Local run only.
     host: str = "127.0.0.1"
     port: int = 8787
@@ -99,6 +112,12 @@ class Settings:
             raise SettingsError("cache and interval settings must not be negative")
         if self.early_switch_utilization is not None and not 0 < self.early_switch_utilization <= 1:
             raise SettingsError(f"{env_name('early_switch_utilization')} must be a fraction in (0, 1]")
+        if self.budget_counts not in ("bedrock", "all"):
+            raise SettingsError(f"{env_name('budget_counts')} must be 'bedrock' or 'all', got {self.budget_counts!r}")
+        if not 0 <= self.budget_cache_ttl_s <= 60:
+            raise SettingsError(f"{env_name('budget_cache_ttl_s')} must be between 0 and 60 seconds")
+        if self.pricing_cache_ttl_s < 0:
+            raise SettingsError(f"{env_name('pricing_cache_ttl_s')} must not be negative")
         if not 0 < self.port < 65536:
             raise SettingsError(f"{env_name('port')} must be a TCP port, got {self.port}")
 

@@ -28,11 +28,14 @@ ERROR_TYPES = {
 class GatewayError(Exception):
     """An error Overspill answers itself, before or instead of any upstream."""
 
-    def __init__(self, status: int, message: str, *, should_retry: bool = False) -> None:
+    def __init__(self, status: int, message: str, *, should_retry: bool = False, reason: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.should_retry = should_retry
+        # Why Overspill refused, finer than the error type (e.g. "budget_exhausted"): sent as a header and kept
+        # in the usage event, so a 429 from a budget is never mistaken for the plan's own limit.
+        self.reason = reason
 
     @property
     def error_type(self) -> str:
@@ -42,11 +45,14 @@ class GatewayError(Exception):
         return error_body(self.error_type, self.message, request_id)
 
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "content-type": "application/json",
             "x-should-retry": "true" if self.should_retry else "false",
             "x-overspill-error": self.error_type,
         }
+        if self.reason:
+            headers["x-overspill-refusal"] = self.reason
+        return headers
 
     def __str__(self) -> str:
         return f"{self.status} {self.error_type}: {self.message}"

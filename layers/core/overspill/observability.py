@@ -14,7 +14,7 @@ logger = Logger(service="overspill")
 def emit_request_metrics(*, route: str, fallback_reason: str | None, status: int, streamed: bool,
                          ttfb_ms: float | None, duration_ms: float, overhead_ms: float | None,
                          input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int,
-                         client_disconnected: bool) -> None:
+                         client_disconnected: bool, cost_usd: float | None = None) -> None:
     """One EMF record per answered Messages request. Ephemeral (no shared state): the local emulator
     finishes many requests at once on different threads."""
     metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
@@ -34,6 +34,10 @@ def emit_request_metrics(*, route: str, fallback_reason: str | None, status: int
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=output_tokens)
     metrics.add_metric(name="CacheReadTokens", unit=MetricUnit.Count, value=cache_read_tokens)
     metrics.add_metric(name="CacheWriteTokens", unit=MetricUnit.Count, value=cache_write_tokens)
+    # A metric, not money: the exact figure is in the usage event; this one feeds dashboards and alarms.
+    if cost_usd is not None:
+        metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost_usd)
+    metrics.add_metric(name="UnpricedRequests", unit=MetricUnit.Count, value=0 if cost_usd is not None else 1)
     metrics.flush_metrics()
 
 
@@ -41,4 +45,13 @@ def emit_breaker_opened(reason: str) -> None:
     metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
     metrics.add_dimension(name="reason", value=reason)
     metrics.add_metric(name="BreakerOpened", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+
+
+def emit_budget_threshold(*, scope: str, threshold_percent: int) -> None:
+    """A budget (scope ``user`` or ``team``) reached 80 % or 100 % of its month; once per instance and month."""
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
+    metrics.add_dimension(name="scope", value=scope)
+    metrics.add_dimension(name="threshold", value=str(threshold_percent))
+    metrics.add_metric(name="BudgetThresholdReached", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()

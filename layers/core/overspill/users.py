@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -31,7 +32,17 @@ class User:
     created_at: datetime
     updated_at: datetime
     version: int
+    budget_usd: Decimal | None = None   # monthly, in USD; None = no budget
 
     @property
     def is_active(self) -> bool:
         return self.status is UserStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A team's own settings; a team named by users but without an item has none (no budget)."""
+
+    team: str
+    budget_usd: Decimal | None
+    cost_center: str | None

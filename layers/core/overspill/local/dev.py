@@ -76,7 +76,8 @@ class DevServer:
         # The functions read their settings from the environment, exactly as on Lambda.
         os.environ.update(self.settings.as_env())
 
-        pepper = provision(self.settings, pepper=self.state.read(PEPPER_FILE))
+        pepper, self.settings = provision(self.settings, pepper=self.state.read(PEPPER_FILE))
+        os.environ.update(self.settings.as_env())
         self.state.write_secret(PEPPER_FILE, pepper)
         self.state.restore_tables(self.settings)
         bind_models(self.settings)
@@ -88,6 +89,8 @@ class DevServer:
         )
         self._server.serve_in_background()
         threading.Thread(target=self._snapshot_periodically, name="snapshot", daemon=True).start()
+        # Other commands (``overspill export``, ``overspill rollups rebuild``) find this run through it.
+        self.state.write_runtime(self.settings, pid=os.getpid())
 
     def _ensure_demo_key(self, pepper: bytes) -> str | None:
         users = UserRepository()
@@ -134,6 +137,7 @@ class DevServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self.state.clear_runtime()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

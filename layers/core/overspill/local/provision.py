@@ -1,7 +1,9 @@
-"""Create what the CDK app would create — tables (with TTL and streams), the pepper secret — on moto."""
+"""Create what the CDK app would create — tables (with TTL and streams), the pepper secret, the credentials
+key, the exports bucket and the rollup's failure queue — on moto."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from overspill.aws import client
@@ -9,12 +11,31 @@ from overspill.config import Settings
 from overspill.pepper import new_pepper
 from overspill.store.schema import all_table_specs, create_table_request
 
+ROLLUP_FAILURE_QUEUE = "overspill-rollup-failures"
 
-def provision(settings: Settings, *, pepper: str | None = None) -> str:
-    """Make every resource exist (idempotent). Returns the pepper in use."""
+
+def provision(settings: Settings, *, pepper: str | None = None) -> tuple[str, Settings]:
+    """Make every resource exist (idempotent). Returns the pepper in use and the settings completed with
+    what only exists once created (the failure queue's URL)."""
     create_tables(settings)
     ensure_kms_key(settings)
-    return ensure_pepper(settings, pepper)
+    ensure_bucket(settings)
+    queue_url = ensure_queue(settings, ROLLUP_FAILURE_QUEUE)
+    return ensure_pepper(settings, pepper), replace(settings, rollup_failure_queue_url=queue_url)
+
+
+def ensure_bucket(settings: Settings) -> None:
+    s3: Any = client("s3", settings)
+    try:
+        s3.head_bucket(Bucket=settings.exports_bucket)
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=settings.exports_bucket)
+        s3.put_bucket_versioning(Bucket=settings.exports_bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def ensure_queue(settings: Settings, name: str) -> str:
+    sqs: Any = client("sqs", settings)
+    return sqs.create_queue(QueueName=name)["QueueUrl"]  # idempotent for the same attributes
 
 
 def create_tables(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from overspill.store.schema import all_table_specs
 PEPPER_FILE = "pepper"
 TABLES_FILE = "tables.json"
 DEMO_KEY_FILE = "demo-access-key"
+RUNTIME_FILE = "runtime.json"   # the running instance's settings, for the other local commands
 
 
 class LocalState:
@@ -32,6 +33,17 @@ class LocalState:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(value + "\n")
+
+    def write_runtime(self, settings: Settings, *, pid: int) -> None:
+        document = {"pid": pid, "environment": settings.as_env()}
+        self.write_secret(RUNTIME_FILE, orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+
+    def read_runtime(self) -> dict | None:
+        text = self.read(RUNTIME_FILE)
+        return orjson.loads(text) if text else None
+
+    def clear_runtime(self) -> None:
+        (self.directory / RUNTIME_FILE).unlink(missing_ok=True)
 
     def save_tables(self, settings: Settings) -> int:
         """Write every table's items (DynamoDB JSON); returns how many items were saved."""

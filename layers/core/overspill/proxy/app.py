@@ -11,16 +11,21 @@ from overspill.aws import client
 from overspill.bedrock.models import ModelMap, parse_model_map
 from overspill.bedrock.request import split_betas
 from overspill.breaker import BreakerService
+from overspill.budgets import BudgetService
 from overspill.config import Settings
 from overspill.credentials.clients import BedrockClients
 from overspill.credentials.store import BedrockCredentialRepository
 from overspill.credentials.vault import CredentialVault
 from overspill.pepper import PepperProvider
+from overspill.pricing.book import PriceBook
 from overspill.proxy import function_url
 from overspill.proxy.pipeline import Proxy
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.breakers import BreakerRepository
+from overspill.store.config import PRICE_OVERRIDES, ConfigRepository
 from overspill.store.models import bind_models, warm_connections
+from overspill.store.rollups import RollupRepository
+from overspill.store.teams import TeamRepository
 from overspill.store.usage import UsageRepository
 from overspill.store.users import UserRepository
 from overspill.upstream.anthropic import AnthropicUpstream
@@ -55,7 +60,10 @@ def build_proxy(settings: Settings) -> Proxy:
                  max_body_bytes=settings.max_body_bytes, breakers=breakers, bedrock=bedrock,
                  throttle_open=timedelta(seconds=settings.breaker_throttle_open_s),
                  early_switch_utilization=settings.early_switch_utilization,
-                 plan_first_byte_timeout_s=settings.plan_first_byte_timeout_s)
+                 plan_first_byte_timeout_s=settings.plan_first_byte_timeout_s,
+                 prices=PriceBook(lambda: ConfigRepository().get(PRICE_OVERRIDES), ttl_s=settings.pricing_cache_ttl_s),
+                 budgets=BudgetService(RollupRepository(), TeamRepository(), counts=settings.budget_counts,
+                                       cache_ttl_s=settings.budget_cache_ttl_s))
 
 
 _proxy: Proxy | None = None

@@ -13,9 +13,11 @@ import orjson
 from overspill.auth import Authenticator, Caller
 from overspill.breaker import BreakerService, Decision, PendingWrite
 from overspill.breaker import Route as BreakerRoute
+from overspill.budgets import BudgetService
 from overspill.errors import GatewayError
 from overspill.fallback import FallbackReason, FallbackSignal, classify, utilization
 from overspill.observability import emit_request_metrics, logger
+from overspill.pricing.book import PriceBook
 from overspill.proxy import headers as header_rules
 from overspill.proxy import routes
 from overspill.proxy.relay import Relay, RelayOutcome
@@ -29,6 +31,7 @@ from overspill.users import RoutingMode
 
 ROUTE_PLAN = "plan"
 ROUTE_BEDROCK = "bedrock"
+MAX_MODEL_NAME = 200
 
 
 class MessagesBody:
@@ -90,6 +93,7 @@ class Proxy:
                  *, max_body_bytes: int, breakers: BreakerService | None = None,
                  bedrock: BedrockRoute | None = None, throttle_open: timedelta = timedelta(seconds=30),
                  early_switch_utilization: float | None = None, plan_first_byte_timeout_s: float | None = None,
+                 prices: PriceBook | None = None, budgets: BudgetService | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._auth = authenticator
         self._plan = plan
@@ -100,6 +104,8 @@ class Proxy:
         self._throttle_open = throttle_open
         self._early_switch = early_switch_utilization
         self._first_byte_timeout = plan_first_byte_timeout_s
+        self._prices = prices or PriceBook(lambda: None, ttl_s=float("inf"))
+        self._budgets = budgets
         self._now = clock
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
@@ -216,6 +222,8 @@ class Proxy:
             payload = self._bedrock.count_tokens(user_id, exchange.body, beta)
             headers = {"content-type": "application/json", **self._route_headers(exchange, started, started)}
             return ProxyResponse(200, headers, self._finishing(exchange, payload))
+        if self._budgets is not None:
+            self._budgets.check(exchange.caller.user)  # raises the 429 that names the budget
         answer = self._bedrock.messages(user_id, exchange.body, beta)
         exchange.bedrock_model_id = answer.model_id
         return self._relay(exchange, answer, sent_at=started, answered_at=time.perf_counter())
@@ -278,7 +286,7 @@ class Proxy:
             exchange.run_deferred()
             if exchange.records_usage and refusal is not None:
                 self._record(exchange, outcome, status=refusal.status, streamed=False, overhead_ms=None,
-                             upstream_request_id=None, error_type=refusal.error_type)
+                             upstream_request_id=None, error_type=refusal.reason or refusal.error_type)
 
         return Relay(iter((payload,)), tap=None, on_close=finish)
 
@@ -299,7 +307,7 @@ class Proxy:
             duration_ms=(ended_at - request.received_at) * 1000,
             session_id=request.header("x-claude-code-session-id"),
             # The model the developer asked for (a Bedrock answer reports it too, by design).
-            model=(body.model if body else None) or (tap.model if tap else None),
+            model=_bounded((body.model if body else None) or (tap.model if tap else None)),
             fallback_reason=exchange.fallback_reason,
             bedrock_model_id=exchange.bedrock_model_id,
             stop_reason=tap.stop_reason if tap else None,
@@ -308,17 +316,22 @@ class Proxy:
             overhead_ms=overhead_ms,
             client_disconnected=outcome.client_disconnected,
             upstream_request_id=upstream_request_id,
+            user_name=caller.user.name, team=caller.user.team, cost_center=caller.user.cost_center,
         )
         if tap is not None:
             event.tokens = tap.tokens
+        self._prices.price(event)
         self._usage.record(event)
+        if self._budgets is not None:
+            self._budgets.add_spend(caller.user, event.route, event.cost_usd, event.occurred_at)
         emit_request_metrics(
             route=event.route, fallback_reason=event.fallback_reason, status=status, streamed=streamed,
             ttfb_ms=event.ttfb_ms, duration_ms=event.duration_ms, overhead_ms=overhead_ms,
             input_tokens=event.tokens.input_tokens, output_tokens=event.tokens.output_tokens,
             cache_read_tokens=event.tokens.cache_read_input_tokens,
             cache_write_tokens=event.tokens.cache_creation_input_tokens,
-            client_disconnected=event.client_disconnected)
+            client_disconnected=event.client_disconnected,
+            cost_usd=None if event.cost_usd is None else float(event.cost_usd))
         # Named explicitly: this may run on another thread than the request (after the response ended).
         logger.info("request finished", extra={
             "request_id": request.request_id, "user_id": event.user_id, "key_prefix": event.key_prefix,
@@ -328,6 +341,7 @@ class Proxy:
             "ttfb_ms": _round(event.ttfb_ms), "duration_ms": _round(event.duration_ms),
             "overhead_ms": _round(overhead_ms), "client_disconnected": event.client_disconnected,
             "upstream_request_id": upstream_request_id,
+            "cost_usd": None if event.cost_usd is None else str(event.cost_usd),
         })
 
 
@@ -337,6 +351,11 @@ def _header(answer: UpstreamAnswer, name: str) -> str | None:
 
 def _error_type_for(status: int) -> str | None:
     return None if status < 400 else GatewayError(status, "").error_type
+
+
+def _bounded(model: str | None) -> str | None:
+    # A model name is the developer's input and becomes part of rollup keys: keep it a sane length.
+    return model if model is None or len(model) <= MAX_MODEL_NAME else model[:MAX_MODEL_NAME]
 
 
 def _mb(size: int) -> str:

@@ -19,6 +19,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from overspill.config import Settings
+from overspill.store.attributes import DecimalAttribute
 
 
 class UserModel(Model):
@@ -33,8 +34,38 @@ class UserModel(Model):
     cost_center = UnicodeAttribute(null=True)
     routing_mode = UnicodeAttribute(default="plan_first")
     status = UnicodeAttribute(default="active")
+    budget_usd = DecimalAttribute(null=True)            # monthly; None = no budget
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class TeamModel(Model):
+    """A team's settings: its optional monthly budget (users name their team; a team needs no item)."""
+
+    class Meta:
+        table_name = "overspill-teams"
+        settings_field = "teams_table"
+
+    team = UnicodeAttribute(hash_key=True)
+    budget_usd = DecimalAttribute(null=True)
+    cost_center = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class ConfigModel(Model):
+    """Settings admins change at run time (price overrides, …): one JSON document per name, versioned."""
+
+    class Meta:
+        table_name = "overspill-config"
+        settings_field = "config_table"
+
+    name = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute()                          # JSON; numbers kept as text where they are money
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -116,9 +147,61 @@ class UsageEventModel(Model):
     streamed = BooleanAttribute()
     client_disconnected = BooleanAttribute(default=False)
     upstream_request_id = UnicodeAttribute(null=True)
+    user_name = UnicodeAttribute(null=True)             # the user as they were at the time of the request
+    team = UnicodeAttribute(null=True)
+    cost_center = UnicodeAttribute(null=True)
+    cache_creation_5m_input_tokens = NumberAttribute(null=True)   # the TTL split, when the answer gave it
+    cache_creation_1h_input_tokens = NumberAttribute(null=True)
+    cost_usd = DecimalAttribute(null=True)              # None: the model has no price (cost_known false)
+    cost_known = BooleanAttribute(default=True)
+    price_snapshot = UnicodeAttribute(null=True)        # JSON: the exact prices the cost was computed with
     expires_at = TTLAttribute(null=True)
     by_day = UsageByDayIndex()
     by_user = UsageByUserIndex()
+
+
+class RollupsByPeriodIndex(GlobalSecondaryIndex["UsageRollupModel"]):
+    """Every rollup of one kind for one day or month (e.g. all users' rows of a day, for "top users")."""
+
+    class Meta:
+        index_name = "by_period"
+        projection = AllProjection()
+
+    kind_period = UnicodeAttribute(hash_key=True)       # "user_day#2026-11-24", "team_month#2026-11", …
+    pk = UnicodeAttribute(range_key=True)
+
+
+class UsageRollupModel(Model):
+    """Sums of usage events, kept for good (see docs/data-model.md for the item kinds and keys).
+
+    Also holds one marker per applied event (``applied#<request id>``, with a TTL): the rollup function writes
+    the marker in the same transaction as the sums, so an event delivered twice is counted once."""
+
+    class Meta:
+        table_name = "overspill-usage-rollups"
+        settings_field = "rollups_table"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)                  # user_day | user_month | team_day | team_month | org_day
+    kind_period = UnicodeAttribute(null=True)           # | fallback_day; absent on markers (sparse index)
+    period = UnicodeAttribute(null=True)                # YYYY-MM-DD or YYYY-MM
+    user_id = UnicodeAttribute(null=True)
+    team = UnicodeAttribute(null=True)
+    model = UnicodeAttribute(null=True)
+    route = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    requests = NumberAttribute(null=True)
+    errors = NumberAttribute(null=True)
+    input_tokens = NumberAttribute(null=True)
+    output_tokens = NumberAttribute(null=True)
+    cache_write_5m_tokens = NumberAttribute(null=True)
+    cache_write_1h_tokens = NumberAttribute(null=True)
+    cache_read_tokens = NumberAttribute(null=True)
+    cost_usd = DecimalAttribute(null=True)              # priced requests only
+    unpriced_requests = NumberAttribute(null=True)      # requests whose model had no price
+    expires_at = TTLAttribute(null=True)                # markers only; rollups are kept
+    by_period = RollupsByPeriodIndex()
 
 
 class BreakerModel(Model):
@@ -162,6 +245,7 @@ class BedrockCredentialModel(Model):
 
 ALL_MODELS: tuple[type[Model], ...] = (
     UserModel, AccessKeyModel, UsageEventModel, BreakerModel, BedrockCredentialModel,
+    UsageRollupModel, TeamModel, ConfigModel,
 )
 
 

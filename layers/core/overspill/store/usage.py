@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from overspill.store.models import UsageEventModel
@@ -41,6 +42,14 @@ class UsageRepository:
             streamed=event.streamed,
             client_disconnected=event.client_disconnected,
             upstream_request_id=event.upstream_request_id,
+            user_name=event.user_name,
+            team=event.team,
+            cost_center=event.cost_center,
+            cache_creation_5m_input_tokens=event.tokens.cache_creation_5m_input_tokens,
+            cache_creation_1h_input_tokens=event.tokens.cache_creation_1h_input_tokens,
+            cost_usd=event.cost_usd,
+            cost_known=event.cost_known,
+            price_snapshot=None if event.price_snapshot is None else orjson.dumps(event.price_snapshot).decode(),
             expires_at=event.occurred_at + self._retention,
         )
         try:
@@ -70,6 +79,11 @@ def _round(value: float | None) -> float | None:
 
 
 def _to_event(item: UsageEventModel) -> UsageEvent:
+    return to_event(item)
+
+
+def to_event(item: UsageEventModel) -> UsageEvent:
+    """The domain event of a stored item (also used by readers of the table's stream and exports)."""
     return UsageEvent(
         request_id=item.request_id, occurred_at=item.occurred_at, user_id=item.user_id,
         key_prefix=item.key_prefix, route=item.route, endpoint=item.endpoint, status=int(item.status),
@@ -77,7 +91,14 @@ def _to_event(item: UsageEventModel) -> UsageEvent:
         model=item.model, fallback_reason=item.fallback_reason, bedrock_model_id=item.bedrock_model_id,
         stop_reason=item.stop_reason, error_type=item.error_type,
         tokens=TokenUsage(int(item.input_tokens), int(item.output_tokens),
-                          int(item.cache_creation_input_tokens), int(item.cache_read_input_tokens)),
+                          int(item.cache_creation_input_tokens), int(item.cache_read_input_tokens),
+                          _int(item.cache_creation_5m_input_tokens), _int(item.cache_creation_1h_input_tokens)),
         ttfb_ms=item.ttfb_ms, overhead_ms=item.overhead_ms, client_disconnected=item.client_disconnected,
-        upstream_request_id=item.upstream_request_id,
+        upstream_request_id=item.upstream_request_id, user_name=item.user_name, team=item.team,
+        cost_center=item.cost_center, cost_usd=item.cost_usd, cost_known=item.cost_known,
+        price_snapshot=None if item.price_snapshot is None else orjson.loads(item.price_snapshot),
     )
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)

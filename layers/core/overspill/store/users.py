@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -20,12 +21,12 @@ class UserRepository:
 
     def create(self, name: str, *, email: str | None = None, team: str | None = None,
                cost_center: str | None = None, routing_mode: RoutingMode = RoutingMode.PLAN_FIRST,
-               user_id: str | None = None) -> User:
+               user_id: str | None = None, budget_usd: Decimal | None = None) -> User:
         now = datetime.now(UTC)
         item = UserModel(
             user_id or f"usr_{uuid.uuid4().hex[:16]}",
             name=name, email=email, team=team, cost_center=cost_center,
-            routing_mode=routing_mode.value, status=UserStatus.ACTIVE.value,
+            routing_mode=routing_mode.value, status=UserStatus.ACTIVE.value, budget_usd=budget_usd,
             created_at=now, updated_at=now,
         )
         item.save(condition=UserModel.user_id.does_not_exist())
@@ -40,5 +41,5 @@ def _to_user(item: UserModel) -> User:
         user_id=item.user_id, name=item.name, email=item.email, team=item.team,
         cost_center=item.cost_center, routing_mode=RoutingMode(item.routing_mode),
         status=UserStatus(item.status), created_at=item.created_at, updated_at=item.updated_at,
-        version=item.version or 0,
+        version=item.version or 0, budget_usd=item.budget_usd,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -14,13 +16,38 @@ class TokenUsage:
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    # The cache writes split by TTL, when the answer gives it (``usage.cache_creation``); None = not reported.
+    cache_creation_5m_input_tokens: int | None = None
+    cache_creation_1h_input_tokens: int | None = None
 
     def merge(self, usage: dict) -> None:
         # Later blocks carry cumulative counts: the latest non-null value of each field wins.
         for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
             value = usage.get(name)
-            if isinstance(value, int) and not isinstance(value, bool):
+            if _count(value):
                 setattr(self, name, value)
+        split = usage.get("cache_creation")
+        if isinstance(split, dict):
+            for source, name in (("ephemeral_5m_input_tokens", "cache_creation_5m_input_tokens"),
+                                 ("ephemeral_1h_input_tokens", "cache_creation_1h_input_tokens")):
+                value = split.get(source)
+                if _count(value):
+                    setattr(self, name, value)
+
+    @property
+    def cache_write_1h_tokens(self) -> int:
+        """Cache writes at the 1-hour TTL (0 when the split was not reported)."""
+        return min(self.cache_creation_1h_input_tokens or 0, self.cache_creation_input_tokens)
+
+    @property
+    def cache_write_5m_tokens(self) -> int:
+        """Cache writes at the 5-minute TTL: the rest of the total (all of it when the split was not
+        reported, which is also how they are priced)."""
+        return self.cache_creation_input_tokens - self.cache_write_1h_tokens
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass(slots=True)
@@ -29,7 +56,7 @@ class UsageEvent:
     occurred_at: datetime
     user_id: str
     key_prefix: str
-    route: str
+    route: str                                  # plan | bedrock
     endpoint: str
     status: int
     streamed: bool
@@ -45,3 +72,11 @@ class UsageEvent:
     overhead_ms: float | None = None
     client_disconnected: bool = False
     upstream_request_id: str | None = None
+    # Who to charge, as the user was at the time of the request (a later rename or move keeps history).
+    user_name: str | None = None
+    team: str | None = None
+    cost_center: str | None = None
+    # USD at the API list price (plan) or the Bedrock price; None when the model has no price (flagged).
+    cost_usd: Decimal | None = None
+    cost_known: bool = True
+    price_snapshot: dict[str, Any] | None = None
