@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import export as export_bench
+from bench import rollup as rollup_bench
 from bench.fallback import BEDROCK, fallback_latency, per_event_cost_us
 from bench.harness import fake_anthropic_process, overspill_dev_process
 from bench.imports import handler_import_ms
@@ -25,6 +27,9 @@ UPSTREAM = {"delay_ms": 20, "event_interval_ms": 2, "text_events": 20}
 # a tool runs between two requests of a session, so the next one never follows within milliseconds.
 LOADS = [(1, 300, 0.0), (1, 300, 0.05), (20, 1000, 0.0)]
 TARGETS = {"ttfb_p50": 2.0, "ttfb_p99": 10.0, "import_ms": 300.0}
+# A million events (the target) take ~10 minutes to load into moto alone: `python -m bench.export
+# --events 1000000` measures that on its own; `make bench` exports a day of this many.
+EXPORT_EVENTS = 200_000
 
 
 def machine() -> str:
@@ -70,7 +75,13 @@ def main() -> int:
           f"{fallback['breaker_open']['added_p50']:.2f} ms (breaker open); per event: decode "
           f"{events['decode_us']:.1f} µs, re-emit {events['translate_us']:.2f} µs", flush=True)
 
-    report = render(rows, memory, import_ms, heaviest, own_us) + render_fallback(fallback, events)
+    rollups = rollup_bench.run()
+    exports = export_bench.run(events=EXPORT_EVENTS)
+    for row in exports:
+        print(export_bench.describe(row), flush=True)
+
+    report = (render(rows, memory, import_ms, heaviest, own_us) + render_fallback(fallback, events)
+              + rollup_bench.render(rollups) + "\n" + export_bench.render(exports))
     (ROOT / "docs" / "performance.md").write_text(report)
     print("\n" + report)
     return 0

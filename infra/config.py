@@ -27,6 +27,8 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 LAMBDA_MEMORY_MB = (128, 10_240)
 # The map travels in an environment variable; Lambda allows 4 KB for all of them together.
 MODEL_MAP_MAX_CHARS = 2048
+# Concurrent batches per stream shard (Lambda's range for DynamoDB Streams).
+PARALLELIZATION_FACTOR = (1, 10)
 
 
 class ConfigError(ValueError):
@@ -46,6 +48,13 @@ class DeployConfig:
     usage_retention_days: int = 400
     anthropic_url: str = "https://api.anthropic.com"
     log_level: str = "INFO"
+    # The export function reads a whole month of events when the monthly schedule runs.
+    export_memory_mb: int = 512
+    # Batches of one usage-stream shard processed at once by the rollup function (order does not matter to it:
+    # its additions commute; more means more transaction conflicts on the shared org rows).
+    rollup_parallelization_factor: int = 1
+    # Days an overwritten or deleted export file is kept (the bucket is versioned): a re-run never loses a file.
+    exports_noncurrent_version_days: int = 90
 
     def __post_init__(self) -> None:
         if not isinstance(self.stage, str) or not _STAGE.fullmatch(self.stage) or self.stage.endswith("-"):
@@ -63,6 +72,16 @@ class DeployConfig:
         if not low <= self.proxy_memory_mb <= high:
             raise ConfigError(f"context 'proxyMemoryMb' must be a whole number of MB from {low} to {high} "
                               f"(Lambda's limits); got {self.proxy_memory_mb}")
+        if not low <= self.export_memory_mb <= high:
+            raise ConfigError(f"context 'exportMemoryMb' must be a whole number of MB from {low} to {high} "
+                              f"(Lambda's limits); got {self.export_memory_mb}")
+        low, high = PARALLELIZATION_FACTOR
+        if not low <= self.rollup_parallelization_factor <= high:
+            raise ConfigError(f"context 'rollupParallelizationFactor' must be from {low} to {high} (batches per "
+                              f"stream shard at once, Lambda's limits); got {self.rollup_parallelization_factor}")
+        if not 1 <= self.exports_noncurrent_version_days <= 3650:
+            raise ConfigError(f"context 'exportsNoncurrentVersionDays' must be from 1 to 3650 days (how long a "
+                              f"replaced export file is kept); got {self.exports_noncurrent_version_days}")
         if not 1 <= self.usage_retention_days <= 3650:
             raise ConfigError(f"context 'usageRetentionDays' must be from 1 to 3650 days; "
                               f"got {self.usage_retention_days}")
@@ -178,5 +197,8 @@ _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "usageRetentionDays": ("usage_retention_days", _integer),
     "anthropicUrl": ("anthropic_url", _text),
     "logLevel": ("log_level", _upper),
+    "exportMemoryMb": ("export_memory_mb", _integer),
+    "rollupParallelizationFactor": ("rollup_parallelization_factor", _integer),
+    "exportsNoncurrentVersionDays": ("exports_noncurrent_version_days", _integer),
 }
 CONTEXT_KEYS = tuple(_CONTEXT_KEYS)

@@ -6,28 +6,29 @@ runtime loop from the streaming layer (``/opt/streaming-bootstrap``); the handle
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import assets
 from infra.bedrock_access import bedrock_access, bedrock_statements
 from infra.components.data import Data
+from infra.components.runtime import (
+    ARCHITECTURE,
+    RUNTIME,
+    core_layer,
+    function_log_group,
+    function_role,
+    powertools_env,
+    settings_env,
+)
 from infra.config import DeployConfig
-from overspill.config import Settings, env_name
 from overspill.credentials.vault import PURPOSE, encryption_context
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.ARM_64
 EXEC_WRAPPER = "/opt/streaming-bootstrap"
 # Lambda's maximum: an extended-thinking stream may run for many minutes and must not be cut.
 TIMEOUT = Duration.minutes(15)
-
-_RETENTION = {30: logs.RetentionDays.ONE_MONTH, 365: logs.RetentionDays.ONE_YEAR}
 
 # What the request path does to each table (see overspill.store.*): authenticate reads the key and the
 # user, records the key's last use (a conditional UpdateItem), and writes one usage event (a conditional
@@ -58,15 +59,6 @@ def _context_key_of_purpose() -> str:
 CREDENTIALS_KEY_CONDITION = {"StringEquals": {f"kms:EncryptionContext:{_context_key_of_purpose()}": PURPOSE}}
 
 
-def settings_env(**values: str) -> dict[str, str]:
-    """``OVERSPILL_*`` variables for Settings fields; a name Settings does not know is a bug, not a no-op."""
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"not Settings fields: {', '.join(unknown)}")
-    return {env_name(name): value for name, value in values.items()}
-
-
 class Proxy(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, data: Data) -> None:
         super().__init__(scope, construct_id)
@@ -81,29 +73,13 @@ class Proxy(Construct):
             # A layer version holds no data; retained versions would only pile up with every deploy.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.core_layer = lambda_.LayerVersion(
-            self, "CoreLayer",
-            code=lambda_.Code.from_asset(str(assets.core_layer_dir()), exclude=excludes),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description="overspill package and its runtime dependencies (linux/arm64, cp312)",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        # Shared with the other functions (the stack passes it on); created here, where it always was, so that
+        # its logical id does not change.
+        self.core_layer = core_layer(self)
 
-        self.log_group = logs.LogGroup(
-            self, "Logs",
-            retention=_RETENTION[config.log_retention_days],
-            removal_policy=RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY,
-        )
-
-        # The role gets only what the request path uses: no AWSLambdaBasicExecutionRole (its logs:* statements
-        # are on every resource), but writing to this function's own log group.
-        self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Overspill ({config.stage}) proxy function",
-        )
-        self.log_group.grant_write(self.role)
+        self.log_group = function_log_group(self, config)
+        # The role gets only what the request path uses (and writing to this function's own log group).
+        self.role = function_role(self, self.log_group, description=f"Overspill ({config.stage}) proxy function")
 
         tables = {field: data.table(field).table_name for field in data.specs}
         bedrock_settings = {
@@ -114,8 +90,7 @@ class Proxy(Construct):
             bedrock_settings["bedrock_model_map"] = config.bedrock_model_map_json
         environment = {
             "AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER,
-            "POWERTOOLS_SERVICE_NAME": "overspill",
-            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            **powertools_env(config),
             **settings_env(
                 stage=config.stage,
                 region=Stack.of(self).region,

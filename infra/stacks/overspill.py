@@ -1,5 +1,5 @@
-"""One stack per stage, ``Overspill-<stage>``: data, then the proxy (admin, rollup, export, web and
-monitoring join later as further constructs)."""
+"""One stack per stage, ``Overspill-<stage>``: data, the proxy, the rollup, the finance exports and their Athena
+catalog (admin, web and monitoring join later as further constructs)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.components.athena import UsageCatalog
 from infra.components.data import Data
+from infra.components.exports import Exports
 from infra.components.proxy import Proxy
+from infra.components.rollup import Rollup
 from infra.config import DeployConfig
+from overspill.exports.periods import PeriodKind
+from overspill.local.targets import STACK_OUTPUTS
 
 
 class OverspillStack(Stack):
@@ -24,6 +29,9 @@ class OverspillStack(Stack):
 
         self.data = Data(self, "Data", config=config)
         self.proxy = Proxy(self, "Proxy", config=config, data=self.data)
+        self.rollup = Rollup(self, "Rollup", config=config, data=self.data, core_layer=self.proxy.core_layer)
+        self.exports = Exports(self, "Exports", config=config, data=self.data, core_layer=self.proxy.core_layer)
+        self.catalog = UsageCatalog(self, "Catalog", config=config, bucket=self.exports.bucket)
 
         CfnOutput(self, "ProxyUrl", value=self.proxy.url.url,
                   description="Function URL; developers set ANTHROPIC_BASE_URL=<this>ak/<their access key>")
@@ -31,3 +39,27 @@ class OverspillStack(Stack):
                   description="The access-key pepper (never rotate: it would invalidate every key)")
         CfnOutput(self, "CredentialsKeyArn", value=self.data.credentials_key.key_arn,
                   description="The KMS key under which per-user Bedrock credentials are stored (never delete it)")
+
+        # What `overspill … --stack <name>` reads (overspill.local.targets.STACK_OUTPUTS), then the finance and
+        # operations entry points.
+        names = {"exports_bucket": self.exports.bucket.bucket_name,
+                 "usage_ttl_days": str(config.usage_retention_days)}
+        names.update({field: table.table_name for field, table in self.data.tables.items()})
+        for output, field in STACK_OUTPUTS.items():
+            CfnOutput(self, output, value=names[field], description=f"OVERSPILL_{field.upper()} of this stage")
+        CfnOutput(self, "ExportFunctionName", value=self.exports.function.function_name,
+                  description="On-demand exports (aws lambda invoke with {\"from\": \"YYYY-MM-DD\", \"to\": "
+                              "\"YYYY-MM-DD\"}; see docs/operations.md, Finance exports)")
+        CfnOutput(self, "ExportFailureQueueUrl", value=self.exports.failure_queue.queue_url,
+                  description="Export runs that failed for good (re-run their periods on demand)")
+        CfnOutput(self, "RollupFailureQueueUrl", value=self.rollup.failure_queue.queue_url,
+                  description="Usage-stream records the rollup could not apply (its poison records, and the "
+                              "batches Lambda gave up on)")
+        CfnOutput(self, "GlueDatabaseName", value=self.catalog.database.ref,
+                  description="Glue database of the finance exports (Athena)")
+        CfnOutput(self, "GlueDailyTableName", value=self.catalog.tables[PeriodKind.DAILY].ref,
+                  description="Athena table of the daily usage files (partition dt)")
+        CfnOutput(self, "GlueMonthlyTableName", value=self.catalog.tables[PeriodKind.MONTHLY].ref,
+                  description="Athena table of the monthly usage files (partition month)")
+        CfnOutput(self, "AthenaWorkGroupName", value=self.catalog.workgroup.ref,
+                  description="Athena workgroup for finance queries (results in the exports bucket)")

@@ -13,8 +13,9 @@ from typing import Any
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest  # noqa: E402
-from aws_cdk import Stack  # noqa: E402
+from aws_cdk import CfnElement, Stack  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
+from constructs import IConstruct  # noqa: E402
 
 from infra.app import build_app  # noqa: E402
 from infra.config import DeployConfig  # noqa: E402
@@ -34,7 +35,9 @@ CUSTOM_MODEL_MAP = {
     "claude-profile-arn[1m]": "arn:aws:bedrock:eu-west-1:210987654321:inference-profile/eu.anthropic.claude-p-v1:0",
 }
 CUSTOM_CONTEXT = {"stage": "qa", "bedrockRegion": "eu-west-1", "bedrockGeography": "global",
-                  "bedrockModelMap": json.dumps(CUSTOM_MODEL_MAP)}
+                  "bedrockModelMap": json.dumps(CUSTOM_MODEL_MAP),
+                  # … and the rollup and the exports tuned away from their defaults.
+                  "rollupParallelizationFactor": "4", "exportMemoryMb": "1024", "exportsNoncurrentVersionDays": "30"}
 
 
 @dataclass
@@ -60,13 +63,29 @@ class Synth:
         assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
         return next(iter(found.items()))
 
+    def logical_id(self, construct: IConstruct) -> str:
+        """The logical id of a construct's CloudFormation resource (an L2 construct's default child)."""
+        element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+        assert isinstance(element, CfnElement), f"{construct.node.path} has no CloudFormation resource"
+        return self.stack.resolve(element.logical_id)
+
+    def resource_of(self, construct: IConstruct) -> tuple[str, dict[str, Any]]:
+        logical_id = self.logical_id(construct)
+        return logical_id, self.json["Resources"][logical_id]
+
     @property
     def function(self) -> tuple[str, dict[str, Any]]:
-        return self.only("AWS::Lambda::Function")
+        """The proxy function (the stack has others: ``resource_of(stack.rollup.function)`` …)."""
+        return self.resource_of(self.stack.proxy.function)
 
     @property
     def environment(self) -> dict[str, Any]:
         return self.function[1]["Properties"]["Environment"]["Variables"]
+
+    def environment_of(self, function: IConstruct | str) -> dict[str, Any]:
+        """A function's variables, by its construct or its logical id."""
+        logical_id = function if isinstance(function, str) else self.logical_id(function)
+        return self.json["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
 
     def table_for(self, spec: TableSpec) -> tuple[str, dict[str, Any]]:
         """The table the proxy is told to use for this spec (followed from its OVERSPILL_* variable)."""
@@ -124,7 +143,26 @@ def any_stage(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue(request.param)
 
 
+@pytest.fixture(scope="session", params=["dev", "prod", "custom"])
+def any_config(request: pytest.FixtureRequest) -> Synth:
+    return request.getfixturevalue(request.param)
+
+
 SPECS = all_table_specs()
+
+
+def event_filter_matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Lambda's event filtering, for the exact-value patterns this app writes: every key present, its value one
+    of the listed ones (nested objects matched the same way)."""
+    for key, expected in pattern.items():
+        if key not in record:
+            return False
+        if isinstance(expected, dict):
+            if not isinstance(record[key], dict) or not event_filter_matches(expected, record[key]):
+                return False
+        elif not isinstance(expected, list) or record[key] not in expected:
+            return False
+    return True
 
 
 def spec_id(spec: TableSpec) -> str:

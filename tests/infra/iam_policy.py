@@ -1,4 +1,4 @@
-"""Reading the proxy role's policy out of a synthesised template, and evaluating it the way IAM would.
+"""Reading a function role's policy out of a synthesised template, and evaluating it the way IAM would.
 
 Only what this app writes is supported, and anything else fails loudly rather than being misread: Allow
 statements; actions named exactly; ``Resource`` ARNs matched component by component with ``*`` and ``?``; the
@@ -96,7 +96,8 @@ def resource_matches(pattern: str, resource: str) -> bool:
     Region matches any Region, including the empty one of a global ARN, but never spills into another part)."""
     pattern_parts, resource_parts = _arn_parts(pattern), _arn_parts(resource)
     if pattern_parts is None or resource_parts is None:
-        return pattern == resource  # a reference to the stack's own resource, e.g. <DataUsersTable.Arn>
+        # A reference to the stack's own resource, e.g. <DataUsersTable.Arn>, or <ExportsBucket.Arn>/usage/*.
+        return _wildcard(pattern).fullmatch(resource) is not None
     return all(_wildcard(p).fullmatch(r) for p, r in zip(pattern_parts, resource_parts, strict=True))
 
 
@@ -111,15 +112,26 @@ def _condition(operator: str, key: str, values: tuple[str, ...], context: dict[s
     return any(resource_matches(v, actual) for v in values)  # ArnEquals / ArnLike
 
 
-def role_statements(synth) -> list[Statement]:
-    """Every statement that applies to the proxy function's role (inline and attached policies)."""
-    return [Statement.from_template(raw) for raw in raw_role_statements(synth)]
+def role_statements(synth, function_id: str | None = None) -> list[Statement]:
+    """Every statement that applies to a function's role (inline and attached policies); the proxy's by default,
+    else the function with this logical id."""
+    return [Statement.from_template(raw) for raw in raw_role_statements(synth, function_id)]
 
 
-def raw_role_statements(synth) -> list[dict[str, Any]]:
-    role_ref = synth.function[1]["Properties"]["Role"]
+def role_statements_of_role(synth, role_id: str) -> list[Statement]:
+    """Every statement that applies to the role with this logical id."""
+    return [Statement.from_template(raw) for raw in raw_role_statements(synth, role_id=role_id)]
+
+
+def function_role_id(synth, function_id: str | None = None) -> str:
+    function = synth.function[1] if function_id is None else synth.json["Resources"][function_id]
+    role_ref = function["Properties"]["Role"]
     assert set(role_ref) == {"Fn::GetAtt"}
-    role_id = role_ref["Fn::GetAtt"][0]
+    return role_ref["Fn::GetAtt"][0]
+
+
+def raw_role_statements(synth, function_id: str | None = None, *, role_id: str | None = None) -> list[dict[str, Any]]:
+    role_id = role_id or function_role_id(synth, function_id)
     role = synth.json["Resources"][role_id]
     statements = []
     for policy in role["Properties"].get("Policies", []):
@@ -130,7 +142,7 @@ def raw_role_statements(synth) -> list[dict[str, Any]]:
     return statements
 
 
-def rendered_policy_size(synth) -> int:
+def rendered_policy_size(synth, function_id: str | None = None) -> int:
     """The role's policy documents as IAM counts them: JSON without whitespace, references resolved."""
 
     def resolve(value: Any) -> Any:
@@ -142,7 +154,7 @@ def rendered_policy_size(synth) -> int:
             return [resolve(v) for v in value]
         return value
 
-    document = {"Version": "2012-10-17", "Statement": resolve(raw_role_statements(synth))}
+    document = {"Version": "2012-10-17", "Statement": resolve(raw_role_statements(synth, function_id))}
     return len(json.dumps(document, separators=(",", ":")))
 
 

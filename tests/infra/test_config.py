@@ -19,6 +19,8 @@ def test_cdk_json_defaults_are_the_documented_defaults():
             config.anthropic_url) == ("dev", "us-east-1", 1024, 400, "https://api.anthropic.com")
     assert (config.bedrock_geography, config.bedrock_model_map, config.bedrock_model_map_json) == ("us", (), "")
     assert context["bedrockModelMap"] == {}  # a JSON object in cdk.json, so operators see its shape
+    assert (config.export_memory_mb, config.rollup_parallelization_factor,
+            config.exports_noncurrent_version_days) == (512, 1, 90)
 
 
 def test_cdk_json_runs_the_app_from_the_venv():
@@ -35,6 +37,31 @@ def test_values_from_the_command_line_are_strings():
     assert (config.stage, config.proxy_memory_mb, config.usage_retention_days, config.log_level) == (
         "qa", 2048, 30, "DEBUG")
     assert not config.is_production
+
+
+def test_processing_and_export_values_from_the_command_line():
+    config = DeployConfig.from_context({"exportMemoryMb": "1024", "rollupParallelizationFactor": "4",
+                                        "exportsNoncurrentVersionDays": " 30 "})
+    assert (config.export_memory_mb, config.rollup_parallelization_factor,
+            config.exports_noncurrent_version_days) == (1024, 4, 30)
+    assert DeployConfig.from_context({"rollupParallelizationFactor": 10}).rollup_parallelization_factor == 10
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("exportMemoryMb", 127, "from 128 to 10240"),
+    ("exportMemoryMb", "10241", "from 128 to 10240"),
+    ("exportMemoryMb", "512MB", "whole number"),
+    ("exportMemoryMb", True, "whole number"),
+    ("rollupParallelizationFactor", 0, "from 1 to 10"),
+    ("rollupParallelizationFactor", "11", "from 1 to 10"),
+    ("rollupParallelizationFactor", 1.5, "whole number"),
+    ("exportsNoncurrentVersionDays", 0, "from 1 to 3650"),
+    ("exportsNoncurrentVersionDays", "3651", "from 1 to 3650"),
+    ("exportsNoncurrentVersionDays", "-1", "whole number"),
+])
+def test_bad_processing_and_export_values_are_refused_naming_the_key(key, value, says):
+    with pytest.raises(ConfigError, match=f"{key}.*{says}"):
+        DeployConfig.from_context({key: value})
 
 
 def test_missing_values_take_defaults():

@@ -5,7 +5,11 @@ from __future__ import annotations
 from infra.config import DeployConfig
 from tests.infra.conftest import SPECS
 
-STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::KMS::Key")
+STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::KMS::Key",
+            "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Athena::WorkGroup")
+# The tables, the pepper and the key; a log group per function (proxy, rollup, export); the exports bucket; the
+# rollup's and the exports' failure queues; the Athena workgroup (its query history).
+STATEFUL_COUNT = len(SPECS) + 2 + 3 + 1 + 2 + 1
 
 
 def _stateful(synth) -> dict[str, dict]:
@@ -20,7 +24,7 @@ def test_stack_is_named_after_the_stage(dev, prod):
 def test_prod_retains_and_protects_its_data(prod, dev):
     assert prod.stack.termination_protection is True
     assert dev.stack.termination_protection is False
-    assert len(_stateful(prod)) == len(SPECS) + 3
+    assert len(_stateful(prod)) == STATEFUL_COUNT
     for logical_id, resource in _stateful(prod).items():
         assert resource["DeletionPolicy"] == "Retain", logical_id
         assert resource["UpdateReplacePolicy"] == "Retain", logical_id
@@ -32,7 +36,7 @@ def test_prod_retains_and_protects_its_data(prod, dev):
 
 
 def test_dev_is_disposable(dev):
-    assert len(_stateful(dev)) == len(SPECS) + 3
+    assert len(_stateful(dev)) == STATEFUL_COUNT
     for logical_id, resource in _stateful(dev).items():
         assert resource["DeletionPolicy"] == "Delete", logical_id
     for spec in SPECS:
@@ -57,9 +61,20 @@ def test_which_stages_are_production():
 
 def test_stack_resources_are_tagged(any_stage):
     stage = any_stage.stack.node.try_get_context("stage")
-    _, function = any_stage.function
-    tags = {t["Key"]: t["Value"] for t in function["Properties"]["Tags"]}
-    assert tags == {"project": "overspill", "stage": stage}
+    for function in any_stage.resources("AWS::Lambda::Function").values():
+        tags = {t["Key"]: t["Value"] for t in function["Properties"]["Tags"]}
+        assert tags == {"project": "overspill", "stage": stage}
+    for type_ in ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Lambda::EventSourceMapping", "AWS::Athena::WorkGroup"):
+        for logical_id, resource in any_stage.resources(type_).items():
+            tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
+            assert tags == {"project": "overspill", "stage": stage}, logical_id
+
+
+def test_catalog_metadata_is_recreated_not_retained(any_stage):
+    """The Glue database and tables describe the files; they hold no data and are rebuilt from the stack."""
+    for type_ in ("AWS::Glue::Database", "AWS::Glue::Table"):
+        for logical_id, resource in any_stage.resources(type_).items():
+            assert resource.get("DeletionPolicy", "Delete") == "Delete", logical_id
 
 
 def test_the_credentials_key_is_kept_in_prod_and_deleted_soon_in_dev(prod, dev):

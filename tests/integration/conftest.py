@@ -1,7 +1,5 @@
 """Fixtures for the integration tier: servers on loopback, each cleaned up after its test."""
 
-import io
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -47,17 +45,3 @@ def gateway(anthropic: FakeAnthropic, bedrock: FakeBedrock) -> Iterator[LocalGat
 def developer(gateway: LocalGateway) -> Developer:
     return gateway.add_developer("Ada")
 
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    """Everything the overspill logger writes during the test, formatted as in production (JSON lines)."""
-    from overspill.observability import logger
-
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        yield buffer
-    finally:
-        logger.removeHandler(handler)

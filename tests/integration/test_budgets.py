@@ -19,7 +19,6 @@ from overspill.store.users import UserRepository
 from overspill.usage.rollups import Kind, RollupKey
 from overspill.users import RoutingMode
 from tests.integration.test_fallback import ask, plan_limit_until
-from tests.support.fake_anthropic import Scenario
 from tests.support.gateway import LocalGateway, wait_for_usage
 
 

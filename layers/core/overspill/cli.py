@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from overspill.config import Settings, SettingsError
+from overspill.exports.command import export_command
+from overspill.usage.rollup_command import rollups_command
 
 
 @click.group()
@@ -37,3 +39,7 @@ def dev(host: str | None, port: int | None, anthropic_url: str | None, bedrock_e
         local_dev.run(settings, aws_port=aws_port)
     except OSError as error:
         raise click.ClickException(f"cannot start: {error}") from None
+
+
+main.add_command(export_command)
+main.add_command(rollups_command)

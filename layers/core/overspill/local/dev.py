@@ -21,6 +21,7 @@ from overspill.local.aws_emulator import AwsEmulator
 from overspill.local.function_url import FunctionUrlServer
 from overspill.local.provision import provision
 from overspill.local.state import DEMO_KEY_FILE, PEPPER_FILE, LocalState
+from overspill.local.stream_poller import StreamPoller
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.models import bind_models
 from overspill.store.users import UserRepository
@@ -63,6 +64,7 @@ class DevServer:
         self.state = LocalState(Path(settings.state_dir))
         self._moto: AwsEmulator | None = None
         self._server: FunctionUrlServer | None = None
+        self._rollups: StreamPoller | None = None
         self._stop = threading.Event()
         self.demo_key: str | None = None
 
@@ -82,6 +84,10 @@ class DevServer:
         self.state.restore_tables(self.settings)
         bind_models(self.settings)
         self.demo_key = self._ensure_demo_key(pepper.encode())
+        # The rollup function follows the usage stream from its LATEST position: restored events were counted
+        # before the restart. Started before the proxy serves, so that no new event is written ahead of it.
+        self._rollups = StreamPoller(self.settings, load_function("rollup"), forget_markers=True)
+        self._rollups.start()
 
         self._server = FunctionUrlServer(
             (self.settings.host, self.settings.port), load_function("proxy"),
@@ -141,6 +147,9 @@ class DevServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self._rollups is not None:
+            self._rollups.stop()  # delivers what the stream still holds, so the saved rollups match the events
+        if self._server is not None:
             self._save()
         if self._moto is not None:
             self._moto.stop()
@@ -161,7 +170,10 @@ def run(settings: Settings, *, aws_port: int = 0) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        stopped.wait()
+        # Python runs signal handlers on the main thread only, and a signal the kernel hands to another thread
+        # (here, often the rollup poller waking every 0.5 s) does not wake an untimed wait: wake up regularly.
+        while not stopped.wait(0.5):
+            pass
     finally:
         print("overspill dev: saving state and stopping", flush=True)
         server.stop()

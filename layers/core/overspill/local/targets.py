@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from overspill.aws import client
-from overspill.config import Settings
+from overspill.config import Settings, env_name
 from overspill.local.state import LocalState
 
 # CloudFormation output -> Settings field; the CDK app declares these outputs on the stack.
@@ -21,6 +21,7 @@ STACK_OUTPUTS = {
     "TeamsTableName": "teams_table",
     "ConfigTableName": "config_table",
     "ExportsBucketName": "exports_bucket",
+    "UsageRetentionDays": "usage_ttl_days",   # exports and rebuilds refuse days whose events have expired
 }
 _LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "overspill-local",
@@ -65,5 +66,6 @@ def stack_settings(stack_name: str, region: str | None = None) -> Settings:
     if missing:
         raise TargetError(f"stack {stack_name!r} has no output(s) {', '.join(missing)}: is it an Overspill stack, "
                           "deployed from this version?")
-    return Settings.from_env(**({"region": region} if region else {}),
-                             **{field: outputs[name] for name, field in STACK_OUTPUTS.items()})
+    # Through the environment form, so that each value is converted and checked like an OVERSPILL_* variable.
+    environ = {**os.environ, **{env_name(field): outputs[name] for name, field in STACK_OUTPUTS.items()}}
+    return Settings.from_env(environ, **({"region": region} if region else {}))
