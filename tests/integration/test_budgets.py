@@ -19,6 +19,7 @@ from overspill.store.users import UserRepository
 from overspill.usage.rollups import Kind, RollupKey
 from overspill.users import RoutingMode
 from tests.integration.test_fallback import ask, plan_limit_until
+from tests.support.emf import emf_records
 from tests.support.gateway import LocalGateway, wait_for_usage
 
 
@@ -160,7 +161,7 @@ def test_budget_thresholds_emit_a_metric_once_at_80_and_at_100_percent(gateway, 
     anthropic.enqueue(plan_limit_until(600))
     refused_for_budget(ask(developer, gateway))
 
-    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    records = emf_records(capfd.readouterr().out)
     crossings = [(r["scope"], r["threshold"]) for r in records if "BudgetThresholdReached" in r]
     assert crossings == [("user", "80"), ("user", "100")]
     assert developer.user_id not in json.dumps(records)

@@ -15,6 +15,7 @@ import pytest
 from overspill.breaker import BreakerState
 from overspill.store.breakers import BreakerRepository
 from overspill.users import RoutingMode
+from tests.support.emf import emf_records
 from tests.support.fake_anthropic import Scenario
 from tests.support.fake_bedrock import Scenario as BedrockScenario
 from tests.support.gateway import LocalGateway, wait_for_usage
@@ -404,7 +405,7 @@ def test_metrics_count_requests_by_route_and_fallback_reason(gateway, developer,
     response = ask(developer, gateway)
     wait_for_usage(gateway, response.headers["x-overspill-request-id"])
     time.sleep(0.1)
-    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    records = emf_records(capfd.readouterr().out)
     request = next(r for r in records if "Requests" in r)
     assert (request["route"], request["fallback_reason"], request["Requests"]) == ("bedrock", "plan_limit", [1.0])
     assert request["OutputTokens"][0] > 0 and request["TimeToFirstByte"][0] > 0

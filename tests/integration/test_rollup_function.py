@@ -25,6 +25,7 @@ from overspill.store.rollups import RollupRepository, counters_of, dimensions
 from overspill.store.usage import UsageRepository
 from overspill.usage.events import TokenUsage, UsageEvent
 from overspill.usage.rollups import Counters, keys_for
+from tests.support.emf import emf_records
 from tests.support.fake_anthropic import Scenario
 from tests.support.gateway import TEST_AWS_ENV, wait_for_usage
 
@@ -213,7 +214,7 @@ def test_a_batch_delivered_twice_is_counted_once_and_reported_as_duplicates(aws,
     assert rollup(list(reversed(records))) == {"batchItemFailures": []}
     assert stored_rows() == expected_rows(events)
 
-    emitted = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    emitted = emf_records(capfd.readouterr().out)
     counts = [tuple(m[name] for name in ("RollupEventsApplied", "RollupDuplicatesSkipped", "RollupPoisonRecords"))
               for m in emitted]
     assert counts == [([6.0], [0.0], [0.0]), ([0.0], [6.0], [0.0])]
