@@ -29,6 +29,8 @@ LAMBDA_MEMORY_MB = (128, 10_240)
 MODEL_MAP_MAX_CHARS = 2048
 # Concurrent batches per stream shard (Lambda's range for DynamoDB Streams).
 PARALLELIZATION_FACTOR = (1, 10)
+# Deliberately plain: one address, no display name or list (SNS confirms it by mail before anything is sent).
+_EMAIL = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[A-Za-z]{2,}")
 
 
 class ConfigError(ValueError):
@@ -55,6 +57,10 @@ class DeployConfig:
     rollup_parallelization_factor: int = 1
     # Days an overwritten or deleted export file is kept (the bucket is versioned): a re-run never loses a file.
     exports_noncurrent_version_days: int = 90
+    # Where the alarms are mailed (an SNS email subscription); "" for none (subscribe to the topic otherwise).
+    alarm_email: str = ""
+    # The Bedrock fallback-share alarm: Bedrock's percentage of all requests over 15 minutes above which it fires.
+    fallback_alarm_percent: int = 50
 
     def __post_init__(self) -> None:
         if not isinstance(self.stage, str) or not _STAGE.fullmatch(self.stage) or self.stage.endswith("-"):
@@ -82,6 +88,12 @@ class DeployConfig:
         if not 1 <= self.exports_noncurrent_version_days <= 3650:
             raise ConfigError(f"context 'exportsNoncurrentVersionDays' must be from 1 to 3650 days (how long a "
                               f"replaced export file is kept); got {self.exports_noncurrent_version_days}")
+        if not isinstance(self.alarm_email, str) or (self.alarm_email and not _EMAIL.fullmatch(self.alarm_email)):
+            raise ConfigError(f"context 'alarmEmail' must be one email address (e.g. ops@example.com) to receive the "
+                              f"alarms, or empty for none; got {self.alarm_email!r}")
+        if not 1 <= self.fallback_alarm_percent <= 100:
+            raise ConfigError(f"context 'fallbackAlarmPercent' must be from 1 to 100 (Bedrock's share of all requests "
+                              f"over 15 minutes above which the alarm fires); got {self.fallback_alarm_percent}")
         if not 1 <= self.usage_retention_days <= 3650:
             raise ConfigError(f"context 'usageRetentionDays' must be from 1 to 3650 days; "
                               f"got {self.usage_retention_days}")
@@ -200,5 +212,7 @@ _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "exportMemoryMb": ("export_memory_mb", _integer),
     "rollupParallelizationFactor": ("rollup_parallelization_factor", _integer),
     "exportsNoncurrentVersionDays": ("exports_noncurrent_version_days", _integer),
+    "alarmEmail": ("alarm_email", _text),
+    "fallbackAlarmPercent": ("fallback_alarm_percent", _integer),
 }
 CONTEXT_KEYS = tuple(_CONTEXT_KEYS)

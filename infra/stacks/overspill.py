@@ -1,5 +1,5 @@
 """One stack per stage, ``Overspill-<stage>``: data, the proxy, the rollup, the finance exports and their Athena
-catalog (admin, web and monitoring join later as further constructs)."""
+catalog, and the alarms and dashboard (admin and web join later as further constructs)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.components.athena import UsageCatalog
 from infra.components.data import Data
 from infra.components.exports import Exports
+from infra.components.monitoring import Monitoring
 from infra.components.proxy import Proxy
 from infra.components.rollup import Rollup
 from infra.config import DeployConfig
@@ -32,6 +33,10 @@ class OverspillStack(Stack):
         self.rollup = Rollup(self, "Rollup", config=config, data=self.data, core_layer=self.proxy.core_layer)
         self.exports = Exports(self, "Exports", config=config, data=self.data, core_layer=self.proxy.core_layer)
         self.catalog = UsageCatalog(self, "Catalog", config=config, bucket=self.exports.bucket)
+        self.monitoring = Monitoring(self, "Monitoring", config=config, proxy=self.proxy.function,
+                                     rollup=self.rollup.function, export=self.exports.function,
+                                     rollup_failure_queue=self.rollup.failure_queue,
+                                     export_failure_queue=self.exports.failure_queue)
 
         CfnOutput(self, "ProxyUrl", value=self.proxy.url.url,
                   description="Function URL; developers set ANTHROPIC_BASE_URL=<this>ak/<their access key>")
@@ -63,3 +68,5 @@ class OverspillStack(Stack):
                   description="Athena table of the monthly usage files (partition month)")
         CfnOutput(self, "AthenaWorkGroupName", value=self.catalog.workgroup.ref,
                   description="Athena workgroup for finance queries (results in the exports bucket)")
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
+                  description="SNS topic of the alarms (subscribe to it, or deploy with -c alarmEmail=<address>)")

@@ -164,3 +164,24 @@ def test_a_model_map_too_large_for_the_environment_is_refused():
     assert len(json.dumps(mapping)) > MODEL_MAP_MAX_CHARS
     with pytest.raises(ConfigError, match="bedrockModelMap.*4 KB"):
         DeployConfig.from_context({"bedrockModelMap": mapping})
+
+
+def test_monitoring_values_default_and_come_from_the_command_line():
+    assert (DeployConfig().alarm_email, DeployConfig().fallback_alarm_percent) == ("", 50)
+    config = DeployConfig.from_context({"alarmEmail": " ops@example.com ", "fallbackAlarmPercent": "25"})
+    assert (config.alarm_email, config.fallback_alarm_percent) == ("ops@example.com", 25)
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("alarmEmail", "ops", "one email address"),
+    ("alarmEmail", "ops@example", "one email address"),
+    ("alarmEmail", "a@example.com,b@example.com", "one email address"),
+    ("alarmEmail", "Ops <ops@example.com>", "one email address"),
+    ("alarmEmail", 7, "must be a string"),
+    ("fallbackAlarmPercent", 0, "from 1 to 100"),
+    ("fallbackAlarmPercent", "101", "from 1 to 100"),
+    ("fallbackAlarmPercent", "50%", "whole number"),
+])
+def test_bad_monitoring_values_are_refused_naming_the_key(key, value, says):
+    with pytest.raises(ConfigError, match=f"{key}.*{says}"):
+        DeployConfig.from_context({key: value})

@@ -153,7 +153,7 @@ def test_can_write_only_its_own_logs(any_stage):
 # --- The credentials key: decrypt only, only this key, only ciphertexts sealed for their purpose.
 
 def test_may_only_decrypt_credentials_sealed_for_their_purpose(any_stage):
-    key_id, _ = any_stage.only("AWS::KMS::Key")
+    key_id, _ = any_stage.resource_of(any_stage.stack.data.credentials_key)
     key_arn = _arn_of(key_id)
     statements = role_statements(any_stage)
     kms_statements = [s for s in statements if any(a.startswith("kms:") for a in s.actions)]
@@ -177,13 +177,13 @@ def test_may_only_decrypt_credentials_sealed_for_their_purpose(any_stage):
 
 
 def test_the_function_is_told_the_key_by_arn(any_stage):
-    key_id, _ = any_stage.only("AWS::KMS::Key")
+    key_id, _ = any_stage.resource_of(any_stage.stack.data.credentials_key)
     # An ARN (not the alias): the vault then needs no DescribeKey and decrypts under exactly this key.
     assert any_stage.environment["OVERSPILL_CREDENTIALS_KMS_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
 
 def test_the_key_policy_leaves_use_to_iam(any_stage):
-    key_id, key = any_stage.only("AWS::KMS::Key")
+    key_id, key = any_stage.resource_of(any_stage.stack.data.credentials_key)
     props = key["Properties"]
     assert props["EnableKeyRotation"] is True
     assert props.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
@@ -555,7 +555,7 @@ def _resources_of(call: Call, dev, settings) -> list[tuple[str, str, dict[str, s
     if call.service == "kms":
         # The function is given the key's ARN; the call must name exactly that key.
         assert call.params.get("KeyId") == settings.credentials_kms_key_id
-        key_id, _ = dev.only("AWS::KMS::Key")
+        key_id, _ = dev.resource_of(dev.stack.data.credentials_key)
         context = {f"kms:EncryptionContext:{k}": v for k, v in call.params.get("EncryptionContext", {}).items()}
         return [(f"kms:{call.operation}", _arn_of(key_id), context)]
     if call.service == "bedrock-runtime":
@@ -606,7 +606,7 @@ def test_the_recorded_decrypt_satisfies_the_key_condition_and_names_the_user(dev
     context = decrypt.params["EncryptionContext"]
     assert context["purpose"] == PURPOSE
     assert context["user_id"].startswith("usr_")
-    key_id, _ = dev.only("AWS::KMS::Key")
+    key_id, _ = dev.resource_of(dev.stack.data.credentials_key)
     statements = role_statements(dev)
     tampered = {f"kms:EncryptionContext:{k}": v for k, v in {**context, "purpose": "something-else"}.items()}
     assert not allows(statements, "kms:Decrypt", _arn_of(key_id), tampered)

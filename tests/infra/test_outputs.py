@@ -9,7 +9,7 @@ from tests.infra.conftest import SPECS
 
 EXTRA_OUTPUTS = {"ProxyUrl", "PepperSecretArn", "CredentialsKeyArn", "ExportFunctionName", "ExportFailureQueueUrl",
                  "RollupFailureQueueUrl", "GlueDatabaseName", "GlueDailyTableName", "GlueMonthlyTableName",
-                 "AthenaWorkGroupName"}
+                 "AthenaWorkGroupName", "AlarmTopicArn"}
 
 
 def test_every_output_the_cli_needs_names_the_resource_of_its_setting(any_stage):

@@ -94,7 +94,7 @@ def test_settings_environment(dev, prod):
         assert env["OVERSPILL_USAGE_TTL_DAYS"] == "400"
         assert env["POWERTOOLS_SERVICE_NAME"] == "overspill"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
-        key_id, _ = synth.only("AWS::KMS::Key")
+        key_id, _ = synth.resource_of(synth.stack.data.credentials_key)
         assert env["OVERSPILL_CREDENTIALS_KMS_KEY_ID"] == {"Fn::GetAtt": [key_id, "Arn"]}
         assert env["OVERSPILL_BEDROCK_REGION"] == "us-east-1"
         assert env["OVERSPILL_BEDROCK_GEOGRAPHY"] == "us"

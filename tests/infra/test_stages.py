@@ -7,9 +7,10 @@ from tests.infra.conftest import SPECS
 
 STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::KMS::Key",
             "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Athena::WorkGroup")
-# The tables, the pepper and the key; a log group per function (proxy, rollup, export); the exports bucket; the
-# rollup's and the exports' failure queues; the Athena workgroup (its query history).
-STATEFUL_COUNT = len(SPECS) + 2 + 3 + 1 + 2 + 1
+# The tables, the pepper and the credentials key; a log group per function (proxy, rollup, export); the exports
+# bucket; the rollup's and the exports' failure queues; the Athena workgroup (its query history); the alarm topic's
+# key.
+STATEFUL_COUNT = len(SPECS) + 2 + 3 + 1 + 2 + 1 + 1
 
 
 def _stateful(synth) -> dict[str, dict]:
@@ -80,11 +81,11 @@ def test_catalog_metadata_is_recreated_not_retained(any_stage):
 def test_the_credentials_key_is_kept_in_prod_and_deleted_soon_in_dev(prod, dev):
     """Deleting the key makes every stored Bedrock credential undecryptable: prod never does; a removed dev
     key is scheduled for deletion after KMS's shortest waiting period."""
-    _, prod_key = prod.only("AWS::KMS::Key")
+    _, prod_key = prod.resource_of(prod.stack.data.credentials_key)
     assert (prod_key["DeletionPolicy"], prod_key["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert "PendingWindowInDays" not in prod_key["Properties"]  # if ever removed by hand: KMS's 30 days
-    _, dev_key = dev.only("AWS::KMS::Key")
+    _, dev_key = dev.resource_of(dev.stack.data.credentials_key)
     assert (dev_key["DeletionPolicy"], dev_key["UpdateReplacePolicy"]) == ("Delete", "Delete")
     assert dev_key["Properties"]["PendingWindowInDays"] == 7
     for synth in (prod, dev):
-        assert synth.only("AWS::KMS::Key")[1]["Properties"]["EnableKeyRotation"] is True
+        assert synth.resource_of(synth.stack.data.credentials_key)[1]["Properties"]["EnableKeyRotation"] is True
