@@ -18,19 +18,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import assets
 from infra.components.data import Data
-from infra.components.runtime import (
-    ARCHITECTURE,
-    RUNTIME,
-    function_log_group,
-    function_role,
-    powertools_env,
-    settings_env,
-)
+from infra.components.runtime import failure_queue, handler_function
 from infra.config import DeployConfig
 from overspill.exports.files import csv_key, manifest_key
 from overspill.exports.periods import Period, PeriodKind
@@ -54,7 +46,6 @@ SCHEDULE_RETRY_ATTEMPTS = 3
 SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
 RUN_RETRY_ATTEMPTS = 2
 RUN_MAX_EVENT_AGE = Duration.hours(6)
-FAILURE_RETENTION = Duration.days(14)
 
 # The Java date pattern Athena's partition projection reads each period label with, and its step.
 _LABEL_FORMATS = {PeriodKind.DAILY: ("yyyy-MM-dd", "%Y-%m-%d", "DAYS"),
@@ -141,44 +132,23 @@ class Exports(Construct):
         )
 
         # Runs that failed for good: the schedule's undeliverable invocations and Lambda's failed runs.
-        self.failure_queue = sqs.Queue(
-            self, "FailureQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=FAILURE_RETENTION,
-            removal_policy=removal,
-        )
-
-        self.log_group = function_log_group(self, config)
-        self.role = function_role(self, self.log_group, description=f"Overspill ({config.stage}) export function")
-        self.function = lambda_.Function(
-            self, "Function",
+        self.failure_queue = failure_queue(self, config)
+        built = handler_function(
+            self, config, name="export",
             description=f"Overspill ({config.stage}) export: usage per day and month as CSV for finance",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(assets.EXPORT_CODE_DIR), exclude=assets.ASSET_EXCLUDES),
-            layers=[core_layer],
-            memory_size=config.export_memory_mb,
-            timeout=TIMEOUT,
-            environment={
-                **powertools_env(config),
-                **settings_env(
-                    stage=config.stage,
-                    region=Stack.of(self).region,
-                    usage_table=usage.table_name,
-                    exports_bucket=self.bucket.bucket_name,
-                    # The exporter refuses ranges whose events may have expired: it must know the table's TTL.
-                    usage_ttl_days=str(config.usage_retention_days),
-                ),
+            code_dir=assets.EXPORT_CODE_DIR, layers=[core_layer], memory_mb=config.export_memory_mb, timeout=TIMEOUT,
+            settings={
+                "stage": config.stage, "region": Stack.of(self).region, "usage_table": usage.table_name,
+                "exports_bucket": self.bucket.bucket_name,
+                # The exporter refuses ranges whose events may have expired: it must know the table's TTL.
+                "usage_ttl_days": str(config.usage_retention_days),
             },
             # Asynchronous runs (the schedules): retried, then sent to the queue (sqs:SendMessage on the role).
             retry_attempts=RUN_RETRY_ATTEMPTS,
             max_event_age=RUN_MAX_EVENT_AGE,
             dead_letter_queue=self.failure_queue,
-            log_group=self.log_group,
-            role=self.role,
         )
+        self.function, self.role, self.log_group = built.function, built.role, built.log_group
 
         self.role.add_to_policy(iam.PolicyStatement(
             sid="QueryUsageEventsByDay", actions=["dynamodb:Query"],

@@ -18,7 +18,7 @@ One queue: one place to look and one alarm; the two shapes are told apart by ``r
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -26,14 +26,7 @@ from constructs import Construct
 
 from infra import assets
 from infra.components.data import Data
-from infra.components.runtime import (
-    ARCHITECTURE,
-    RUNTIME,
-    function_log_group,
-    function_role,
-    powertools_env,
-    settings_env,
-)
+from infra.components.runtime import failure_queue, handler_function
 from infra.config import DeployConfig
 
 TIMEOUT = Duration.seconds(60)
@@ -47,7 +40,6 @@ RETRY_ATTEMPTS = 5
 # while half a day remains to read it again from the stream, instead of being trimmed away unreported.
 MAX_RECORD_AGE = Duration.hours(12)
 # SQS's maximum: time to notice the alarm, fix the cause and replay by hand.
-FAILURE_RETENTION = Duration.days(14)
 # Lambda's execution-role permissions for a DynamoDB stream (Lambda developer guide, "Execution role
 # permissions"). ListStreams takes no resource (IAM has no resource type for it): the one "*" of this role.
 STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
@@ -76,44 +68,20 @@ class Rollup(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, data: Data,
                  core_layer: lambda_.ILayerVersion) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
         usage = data.table("usage_table")
         rollups = data.table("rollups_table")
         if usage.table_stream_arn is None:
             raise ValueError("the usage table has no stream (see UsageEventModel's stream_view_type)")
 
-        self.failure_queue = sqs.Queue(
-            self, "FailureQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=FAILURE_RETENTION,
-            removal_policy=removal,
-        )
-
-        self.log_group = function_log_group(self, config)
-        self.role = function_role(self, self.log_group, description=f"Overspill ({config.stage}) rollup function")
-        self.function = lambda_.Function(
-            self, "Function",
+        self.failure_queue = failure_queue(self, config)
+        built = handler_function(
+            self, config, name="rollup",
             description=f"Overspill ({config.stage}) rollup: usage stream → per user/team/day/month sums",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(assets.ROLLUP_CODE_DIR), exclude=assets.ASSET_EXCLUDES),
-            layers=[core_layer],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT,
-            environment={
-                **powertools_env(config),
-                **settings_env(
-                    stage=config.stage,
-                    region=Stack.of(self).region,
-                    rollups_table=rollups.table_name,
-                    rollup_failure_queue_url=self.failure_queue.queue_url,
-                ),
-            },
-            log_group=self.log_group,
-            role=self.role,
+            code_dir=assets.ROLLUP_CODE_DIR, layers=[core_layer], memory_mb=MEMORY_MB, timeout=TIMEOUT,
+            settings={"stage": config.stage, "region": Stack.of(self).region, "rollups_table": rollups.table_name,
+                      "rollup_failure_queue_url": self.failure_queue.queue_url},
         )
+        self.function, self.role, self.log_group = built.function, built.role, built.log_group
 
         self.role.add_to_policy(iam.PolicyStatement(
             sid="ApplyEventsToRollups", actions=list(ROLLUPS_TABLE_ACTIONS), resources=[rollups.table_arn]))

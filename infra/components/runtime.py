@@ -4,12 +4,15 @@ only its own log group, and settings passed as ``OVERSPILL_*`` variables named a
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import assets
@@ -22,6 +25,8 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_SERVICE_NAME = "overspill"
 
 _RETENTION = {30: logs.RetentionDays.ONE_MONTH, 365: logs.RetentionDays.ONE_YEAR}
+# How long what failed for good waits in a failure queue for an operator.
+FAILURE_RETENTION = Duration.days(14)
 
 
 def settings_env(**values: str) -> dict[str, str]:
@@ -67,3 +72,46 @@ def function_role(scope: Construct, log_group: logs.ILogGroup, *, description: s
                     description=description)
     log_group.grant_write(role)
     return role
+
+
+def failure_queue(scope: Construct, config: DeployConfig, construct_id: str = "FailureQueue") -> sqs.Queue:
+    """Where a function's work that failed for good waits for an operator (encrypted, TLS only, 14 days)."""
+    return sqs.Queue(
+        scope, construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=FAILURE_RETENTION,
+        removal_policy=RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY,
+    )
+
+
+@dataclass(frozen=True)
+class HandlerFunction:
+    function: lambda_.Function
+    role: iam.Role
+    log_group: logs.LogGroup
+
+
+def handler_function(scope: Construct, config: DeployConfig, *, name: str, description: str, code_dir: Path,
+                     layers: list[lambda_.ILayerVersion], memory_mb: int, timeout: Duration,
+                     settings: dict[str, str], **options: Any) -> HandlerFunction:
+    """A function (``handler.handler`` in ``code_dir``) with its own log group (``Logs``) and role (``Role``), the
+    shared runtime, Powertools' settings and ``settings`` as ``OVERSPILL_*`` variables."""
+    log_group = function_log_group(scope, config)
+    role = function_role(scope, log_group, description=f"Overspill ({config.stage}) {name} function")
+    function = lambda_.Function(
+        scope, "Function",
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler="handler.handler",
+        code=lambda_.Code.from_asset(str(code_dir), exclude=assets.ASSET_EXCLUDES),
+        layers=layers,
+        memory_size=memory_mb,
+        timeout=timeout,
+        environment={**powertools_env(config), **settings_env(**settings)},
+        log_group=log_group,
+        role=role,
+        **options,
+    )
+    return HandlerFunction(function, role, log_group)

@@ -2,7 +2,7 @@
 
 import random
 import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from decimal import Decimal
 
 import pytest
@@ -24,18 +24,6 @@ from overspill.usage.events import TokenUsage
 
 TABLE = PriceTable.load()
 SONNET_45_US = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-@dataclass
-class SplitUsage:
-    """A usage that also reports cache creation by TTL (Anthropic's usage.cache_creation)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_5m_input_tokens: int | None = None
-    cache_creation_1h_input_tokens: int | None = None
 
 
 def usd(text: str) -> Decimal:
@@ -170,7 +158,7 @@ def test_a_bedrock_call_is_priced_as_the_model_bedrock_ran():
 
 
 def test_costs_and_snapshots_hold_no_floats():
-    cost = TABLE.cost_of(SplitUsage(10, 20, 30, 40, 10, 20), "claude-opus-4-8[1m]", "bedrock",
+    cost = TABLE.cost_of(TokenUsage(10, 20, 30, 40, 10, 20), "claude-opus-4-8[1m]", "bedrock",
                          "eu.anthropic.claude-opus-4-8")
     assert isinstance(cost.usd, Decimal)
     assert floats_in(cost.snapshot) == []
@@ -193,7 +181,7 @@ def test_the_snapshot_carries_exactly_the_prices_used():
 
 def test_cache_writes_split_by_ttl_are_priced_at_their_own_rates():
     # 400 x $3.75 + 600 x $6 = 5,100 micro-dollars
-    cost = TABLE.cost_of(SplitUsage(cache_creation_input_tokens=1000, cache_creation_5m_input_tokens=400,
+    cost = TABLE.cost_of(TokenUsage(cache_creation_input_tokens=1000, cache_creation_5m_input_tokens=400,
                                     cache_creation_1h_input_tokens=600), "claude-sonnet-4-6", "plan")
     assert cost.usd == usd("0.0051")
     assert cost.snapshot["cache_writes"] == {"5m": 400, "1h": 600, "split": SPLIT_CACHE_WRITES}
@@ -213,7 +201,7 @@ def test_without_a_split_all_cache_creation_is_priced_at_the_5_minute_rate_and_s
     (1000, 0, (1000, 0)),
 ])
 def test_a_partly_reported_split_takes_the_rest_from_the_total(split_5m, split_1h, expected):
-    cost = TABLE.cost_of(SplitUsage(cache_creation_input_tokens=1000, cache_creation_5m_input_tokens=split_5m,
+    cost = TABLE.cost_of(TokenUsage(cache_creation_input_tokens=1000, cache_creation_5m_input_tokens=split_5m,
                                     cache_creation_1h_input_tokens=split_1h), "claude-sonnet-4-6", "plan")
     assert (cost.snapshot["cache_writes"]["5m"], cost.snapshot["cache_writes"]["1h"]) == expected
 
@@ -250,17 +238,17 @@ def test_4_6_and_later_models_have_the_1m_window_at_standard_prices(model):
 
 # --- additivity -----------------------------------------------------------------------------------------------
 
-def _random_usage(rng: random.Random, split: bool) -> SplitUsage:
+def _random_usage(rng: random.Random, split: bool) -> TokenUsage:
     # At most 45k input tokens a part and 4 parts: a whole stays below the 200k long-context threshold.
     w5, w1 = rng.randrange(0, 10_000), rng.randrange(0, 10_000)
-    return SplitUsage(rng.randrange(0, 15_000), rng.randrange(0, 20_000), w5 + w1, rng.randrange(0, 10_000),
+    return TokenUsage(rng.randrange(0, 15_000), rng.randrange(0, 20_000), w5 + w1, rng.randrange(0, 10_000),
                       w5 if split else None, w1 if split else None)
 
 
-def _plus(a: SplitUsage, b: SplitUsage) -> SplitUsage:
+def _plus(a: TokenUsage, b: TokenUsage) -> TokenUsage:
     def add(x, y):
         return None if x is None else x + y
-    return SplitUsage(a.input_tokens + b.input_tokens, a.output_tokens + b.output_tokens,
+    return TokenUsage(a.input_tokens + b.input_tokens, a.output_tokens + b.output_tokens,
                       a.cache_creation_input_tokens + b.cache_creation_input_tokens,
                       a.cache_read_input_tokens + b.cache_read_input_tokens,
                       add(a.cache_creation_5m_input_tokens, b.cache_creation_5m_input_tokens),
@@ -300,7 +288,7 @@ def test_an_unknown_model_costs_unknown_never_zero(model):
         assert TABLE.price_for(model, "plan") is None
 
 
-@pytest.mark.parametrize("tokens", [TokenUsage(-1, 0), SplitUsage(1, 1, 10, 0, -5, None), SplitUsage(1.5, 0)])
+@pytest.mark.parametrize("tokens", [TokenUsage(-1, 0), TokenUsage(1, 1, 10, 0, -5, None), TokenUsage(1.5, 0)])
 def test_unusable_token_counts_cost_unknown(tokens):
     cost = TABLE.cost_of(tokens, "claude-opus-4-8", "plan")
     assert cost.usd is None and cost.known is False and "token counts" in cost.snapshot["unknown_reason"]

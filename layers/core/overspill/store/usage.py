@@ -62,24 +62,17 @@ class UsageRepository:
 
     def get(self, request_id: str) -> UsageEvent | None:
         try:
-            return _to_event(UsageEventModel.get(request_id, consistent_read=True))
+            return to_event(UsageEventModel.get(request_id, consistent_read=True))
         except DoesNotExist:
             return None
 
     def for_user(self, user_id: str) -> list[UsageEvent]:
         ids = [i.request_id for i in UsageEventModel.by_user.query(user_id)]
-        return [_to_event(i) for i in UsageEventModel.batch_get(ids)] if ids else []
-
-    def on_day(self, day: str) -> list[UsageEvent]:
-        return [_to_event(i) for i in UsageEventModel.by_day.query(day)]
+        return [to_event(i) for i in UsageEventModel.batch_get(ids)] if ids else []
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _to_event(item: UsageEventModel) -> UsageEvent:
-    return to_event(item)
 
 
 def to_event(item: UsageEventModel) -> UsageEvent:
