@@ -34,6 +34,8 @@ class Settings:
     rollups_table: str = "overspill-usage-rollups"
     teams_table: str = "overspill-teams"
     config_table: str = "overspill-config"
+    audit_table: str = "overspill-audit"
+    idempotency_table: str = "overspill-idempotency"
     exports_bucket: str = "overspill-exports"
     # Where the rollup function puts stream records it can never apply (an SQS queue URL); None = log only.
     rollup_failure_queue_url: str | None = None
@@ -89,13 +91,28 @@ class Settings:
     # Admin price overrides are re-read this often by each instance.
     pricing_cache_ttl_s: float = 300.0
 
+    # The admin API. Cognito access tokens are verified in the function: the pool, the app clients whose
+    # tokens it accepts (comma list), and where the pool's signing keys are (None: the pool's own URL).
+    cognito_user_pool_id: str | None = None
+    cognito_client_ids: str = ""
+    cognito_jwks_url: str | None = None
+    # The dashboard's origin, for CORS; None: no cross-origin access (the dashboard is served same-origin).
+    admin_cors_origin: str | None = None
+    # Where developers reach the proxy: the start of the ANTHROPIC_BASE_URL handed out with each new key.
+    proxy_public_url: str | None = None
+    # After a rotation the old key keeps working this long, so a developer can switch without an outage.
+    key_rotation_grace_s: float = 86_400.0
+    # The longest range an admin usage query or an on-demand export may cover.
+    admin_max_range_days: int = 366
+
     # Local run only.
     host: str = "127.0.0.1"
     port: int = 8787
     state_dir: str = ".overspill"
 
     def __post_init__(self) -> None:
-        for url_field in ("anthropic_url", "aws_endpoint_url", "bedrock_endpoint_url"):
+        for url_field in ("anthropic_url", "aws_endpoint_url", "bedrock_endpoint_url", "cognito_jwks_url",
+                          "admin_cors_origin", "proxy_public_url"):
             value = getattr(self, url_field)
             if value is None:
                 continue
@@ -105,7 +122,7 @@ class Settings:
         for positive in ("upstream_connect_timeout_s", "upstream_read_timeout_s", "max_body_bytes",
                          "key_cache_size", "usage_ttl_days", "upstream_max_connections",
                          "breaker_failure_threshold", "breaker_failure_window_s", "breaker_probe_lease_s",
-                         "bedrock_connect_timeout_s"):
+                         "bedrock_connect_timeout_s", "admin_max_range_days"):
             if getattr(self, positive) <= 0:
                 raise SettingsError(f"{env_name(positive)} must be greater than 0")
         if self.key_cache_ttl_s < 0 or self.key_last_used_interval_s < 0:
@@ -116,6 +133,8 @@ class Settings:
             raise SettingsError(f"{env_name('budget_counts')} must be 'bedrock' or 'all', got {self.budget_counts!r}")
         if not 0 <= self.budget_cache_ttl_s <= 60:
             raise SettingsError(f"{env_name('budget_cache_ttl_s')} must be between 0 and 60 seconds")
+        if self.key_rotation_grace_s < 0:
+            raise SettingsError(f"{env_name('key_rotation_grace_s')} must not be negative")
         if self.pricing_cache_ttl_s < 0:
             raise SettingsError(f"{env_name('pricing_cache_ttl_s')} must not be negative")
         if not 0 < self.port < 65536:

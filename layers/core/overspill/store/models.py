@@ -243,9 +243,44 @@ class BedrockCredentialModel(Model):
     revision = NumberAttribute(default=0)
 
 
+class AuditModel(Model):
+    """One item per admin mutation, never changed once written (the admin function may only add items).
+
+    Partitioned by month so that "the latest entries" is one Query, newest first; ``entry_id`` starts with the
+    time, so entries sort by when they happened."""
+
+    class Meta:
+        table_name = "overspill-audit"
+        settings_field = "audit_table"
+
+    month = UnicodeAttribute(hash_key=True)             # YYYY-MM (UTC)
+    entry_id = UnicodeAttribute(range_key=True)         # "<ISO-8601 time>#<random>"
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()                          # the Cognito username
+    actor_sub = UnicodeAttribute()                      # the Cognito sub: stable across renames
+    action = UnicodeAttribute()                         # user.create, key.revoke, credentials.set, …
+    target_type = UnicodeAttribute()                    # user | key | credentials | breaker | pricing | export
+    target_id = UnicodeAttribute(null=True)
+    before = UnicodeAttribute(null=True)                # JSON, secrets masked
+    after = UnicodeAttribute(null=True)                 # JSON, secrets masked
+    request_id = UnicodeAttribute(null=True)
+
+
+class IdempotencyModel(Model):
+    """The table Powertools idempotency keeps admin creates in (its default attribute names). Declared here
+    only for its schema, so that the local emulator and the CDK app create it like every other table."""
+
+    class Meta:
+        table_name = "overspill-idempotency"
+        settings_field = "idempotency_table"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     UserModel, AccessKeyModel, UsageEventModel, BreakerModel, BedrockCredentialModel,
-    UsageRollupModel, TeamModel, ConfigModel,
+    UsageRollupModel, TeamModel, ConfigModel, AuditModel, IdempotencyModel,
 )
 
 
@@ -264,8 +299,14 @@ def bind_models(settings: Settings) -> None:
         model._connection = None  # forget a connection bound to the previous settings
 
 
+# Tables only the admin API touches: a proxy instance need not build their clients.
+ADMIN_ONLY_MODELS: tuple[type[Model], ...] = (AuditModel, IdempotencyModel)
+
+
 def warm_connections() -> None:
-    """Create each model's botocore client now, once. pynamodb creates it lazily without a lock, so a burst
-    of first requests on many threads would each build one (~0.1 s of CPU apiece)."""
+    """Create each request-path model's botocore client now, once. pynamodb creates it lazily without a lock,
+    so a burst of first requests on many threads would each build one (~0.1 s of CPU apiece)."""
     for model in ALL_MODELS:
+        if model in ADMIN_ONLY_MODELS:
+            continue
         model._get_connection().connection.client  # noqa: B018 - the property creates the client

@@ -1,0 +1,229 @@
+"""The admin API: one Powertools resolver, the routes of ``overspill.admin.routes``, sign-in and errors.
+
+Every request goes through :func:`handle`: the route's role is looked up and the caller's Cognito access token
+checked *before* Powertools validates the request, so that a caller without the right to an endpoint learns
+nothing about its input (401/403, never a 422). Only ``GET /api/health`` is open.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aws_lambda_powertools.event_handler import CORSConfig, LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from overspill.admin.audit import Actor
+from overspill.admin.errors import AdminError, FieldProblem
+from overspill.admin.identity import IdentityError, Principal, Role, require
+from overspill.observability import logger
+
+if TYPE_CHECKING:
+    from overspill.admin.services import AdminServices
+
+API_TITLE = "Overspill admin API"
+API_VERSION = "1.0.0"
+ROLE_EXTENSION = "x-overspill-role"   # in the OpenAPI document: who may call each operation
+OPEN = None                          # the role of an endpoint that needs no token
+
+
+@dataclass(frozen=True, slots=True)
+class RequestScope:
+    services: AdminServices
+    principal: Principal | None
+    request_id: str | None
+
+
+_scope: ContextVar[RequestScope] = ContextVar("admin_request_scope")
+
+
+def scope() -> RequestScope:
+    """The current request's services and signed-in principal (set by :func:`handle`)."""
+    return _scope.get()
+
+
+def principal() -> Principal:
+    caller = scope().principal
+    if caller is None:  # only open endpoints run without one, and they do not ask
+        raise RuntimeError("no signed-in principal in this request")
+    return caller
+
+
+def actor() -> Actor:
+    """The signed-in principal as the author of a change (for the audit log)."""
+    return Actor(principal(), scope().request_id)
+
+
+# --- routes and who may call them -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Access:
+    method: str
+    pattern: re.Pattern[str]
+    role: Role | None
+
+
+_ACCESS: list[_Access] = []
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\<", "<")
+                                   .replace(r"\>", ">")) + "/?$")
+
+
+def role_for(method: str, path: str) -> tuple[bool, Role | None]:
+    """(known route, required role) for a request; an unknown route needs a token like any other."""
+    for access in _ACCESS:
+        if access.method == method and access.pattern.match(path):
+            return True, access.role
+    return False, Role.FINANCE
+
+
+def endpoint(router: Any, method: str, path: str, *, role: Role | None, **options: Any) -> Callable[[Any], Any]:
+    """Register an admin route: ``router.<method>(path)`` plus who may call it, in the OpenAPI document too."""
+    _ACCESS.append(_Access(method.upper(), _path_pattern(path), role))
+    extensions = {ROLE_EXTENSION: role.value if role else "none"}
+    register = getattr(router, method.lower())
+    return register(path, openapi_extensions=extensions, **options)
+
+
+# --- the resolver -----------------------------------------------------------------------------------------
+
+def _serialize(body: Any) -> str:
+    return orjson.dumps(body, default=str).decode()
+
+
+def build_resolver(cors_origin: str | None) -> LambdaFunctionUrlResolver:
+    from overspill.admin.routes import ROUTERS  # the route modules register their endpoints on import
+
+    cors = CORSConfig(allow_origin=cors_origin, allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                      max_age=600) if cors_origin else None
+    resolver = LambdaFunctionUrlResolver(enable_validation=True, cors=cors, serializer=_serialize)
+    for router in ROUTERS:
+        resolver.include_router(router)
+
+    @resolver.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response:
+        problems = tuple(_field_problem(e) for e in error.errors())
+        return error_response(422, "invalid_request", _summary(problems), problems)
+
+    @resolver.exception_handler(AdminError)
+    def refused(error: AdminError) -> Response:
+        return error_response(error.status, error.type, error.message, error.fields)
+
+    @resolver.not_found
+    def not_found(_: Exception) -> Response:
+        return error_response(404, "not_found", "There is no such admin API endpoint.", ())
+
+    return resolver
+
+
+def error_response(status: int, kind: str, message: str, fields: tuple[FieldProblem, ...]) -> Response:
+    body = {"error": {"type": kind, "message": message,
+                      "fields": [{"field": f.field, "message": f.message} for f in fields]}}
+    return Response(status, "application/json", _serialize(body),
+                    headers={"Cache-Control": "no-store"})
+
+
+def _field_problem(error: dict[str, Any]) -> FieldProblem:
+    location = [str(part) for part in error.get("loc", ())]
+    # ("body", "budget_usd") → "budget_usd"; ("query", "limit") → "limit"; ("path", "user_id") → "user_id"
+    where = location[1:] if location and location[0] in ("body", "query", "path", "header") else location
+    field = ".".join(where) or (location[0] if location else "body")
+    return FieldProblem(field, _message_of(error))
+
+
+def _message_of(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "missing":
+        return "is required"
+    message = str(error.get("msg") or kind or "is not valid")
+    return message[0].lower() + message[1:] if message else message
+
+
+def _summary(problems: tuple[FieldProblem, ...]) -> str:
+    if not problems:
+        return "The request is not valid."
+    named = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+    return f"The request is not valid: {named}."
+
+
+class AdminApi:
+    """The admin function's whole behaviour: ``handle(event, context)`` for a Function URL (payload 2.0)."""
+
+    def __init__(self, services: AdminServices) -> None:
+        self.services = services
+        self._resolver = build_resolver(services.settings.admin_cors_origin)
+        # Powertools keeps the current event on the resolver: one request at a time. Lambda sends one per
+        # instance anyway; the local run serves the admin API from many threads.
+        self._lock = threading.Lock()
+
+    @property
+    def resolver(self) -> LambdaFunctionUrlResolver:
+        return self._resolver
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        http = (event.get("requestContext") or {}).get("http") or {}
+        method = str(http.get("method") or "GET").upper()
+        path = str(event.get("rawPath") or http.get("path") or "/")
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        caller: Principal | None = None
+        if method != "OPTIONS":  # CORS preflights carry no token; the resolver answers them
+            known, role = role_for(method, path)
+            if role is not OPEN or not known:
+                try:
+                    caller = self.services.verifier.authenticate(_header(event, "authorization"))
+                    if role is not OPEN:
+                        require(caller, role)
+                except IdentityError as error:
+                    logger.info("admin request refused", extra={"status": error.status, "reason": error.reason,
+                                                                 "method": method, "path": path})
+                    return _as_dict(error_response(error.status, _identity_error_type(error.status),
+                                                   error.message, ()), self._resolver)
+        token = _scope.set(RequestScope(self.services, caller, request_id))
+        try:
+            with self._lock:
+                return self._resolver.resolve(event, context)
+        finally:
+            _scope.reset(token)
+
+
+def _identity_error_type(status: int) -> str:
+    return {401: "authentication_error", 403: "permission_error"}.get(status, "unavailable")
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _as_dict(response: Response, resolver: LambdaFunctionUrlResolver) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", **{k: v for k, v in response.headers.items()
+                                                        if isinstance(v, str)}}
+    return {"statusCode": int(HTTPStatus(response.status_code)), "headers": headers,
+            "body": response.body, "isBase64Encoded": False, "cookies": []}
+
+
+def openapi_document(resolver: LambdaFunctionUrlResolver) -> str:
+    """The OpenAPI document of the admin API (committed at docs/openapi.json; a test keeps it current)."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return resolver.get_openapi_json_schema(
+        title=API_TITLE, version=API_VERSION,
+        description=("Manage Overspill: users, access keys, Bedrock credentials, breakers, usage, pricing, "
+                     "exports and the audit log. Every operation but GET /api/health needs a Cognito access "
+                     "token (Authorization: Bearer …); `x-overspill-role` names the role it needs (admin may "
+                     "do everything finance may)."),
+        security_schemes={"cognito": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
+        security=[{"cognito": []}],
+    )

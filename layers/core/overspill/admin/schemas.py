@@ -1,0 +1,62 @@
+"""Input types shared by the admin API's routes: names without control characters, user ids of our shape,
+money that is never negative, date ranges that make sense. Pydantic, so the OpenAPI document states them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+
+from overspill.admin.errors import InvalidInput
+
+# Input models refuse fields they do not know: a typo ("budget" for "budget_usd") must not pass silently.
+STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+USER_ID_PATTERN = r"^usr_[A-Za-z0-9_-]{1,64}$"
+KEY_ID_PATTERN = r"^key_[A-Za-z0-9_-]{1,64}$"
+
+
+def _printable(value: str) -> str:
+    # Control characters (line breaks, NUL, escapes) in a name end up in CSV exports, logs and terminals.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
+        raise ValueError("must not contain control or invisible characters")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_printable)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_printable)]
+# A team or cost centre becomes a key in the rollups and a column in exports: keep it simple.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/&+-]*$")]
+# Emails: a pragmatic shape check (one @, a dot in the domain, no spaces); Cognito is not involved.
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+                  AfterValidator(_printable)]
+Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=16, decimal_places=6)]
+
+UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, description="A user id (usr_…)")]
+KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="An access key id (key_…)")]
+
+
+def checked_range(start: date, end: date, *, max_days: int, allow_future: bool = False) -> tuple[date, date]:
+    """A date range (inclusive) an admin may ask for; InvalidInput naming ``from``/``to`` otherwise."""
+    if end < start:
+        raise InvalidInput("to", f"the range ends ({end}) before it starts ({start})")
+    if (end - start).days + 1 > max_days:
+        raise InvalidInput("to", f"the range covers {(end - start).days + 1} days; at most {max_days} are allowed")
+    today = datetime.now(UTC).date()
+    if not allow_future and start > today:
+        raise InvalidInput("from", f"the range starts in the future ({start}; today is {today} UTC)")
+    return start, end
+
+
+def default_range(days: int = 30) -> tuple[date, date]:
+    """The last ``days`` days up to today (UTC): what a dashboard shows before anyone picks a range."""
+    today = datetime.now(UTC).date()
+    return today - timedelta(days=days - 1), today
+
+
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
