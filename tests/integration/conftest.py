@@ -45,3 +45,14 @@ def gateway(anthropic: FakeAnthropic, bedrock: FakeBedrock) -> Iterator[LocalGat
 def developer(gateway: LocalGateway) -> Developer:
     return gateway.add_developer("Ada")
 
+
+
+# --- The admin API in-process (moto + a stand-in Cognito token issuer + the real admin function on loopback).
+
+from tests.support.admin import AdminHarness  # noqa: E402
+
+
+@pytest.fixture
+def admin() -> Iterator[AdminHarness]:
+    with AdminHarness() as harness:
+        yield harness

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -242,7 +243,7 @@ def function_url_event(method: str, path: str, query: str, headers: list[tuple[s
         "rawQueryString": query,
         "cookies": cookies or None,
         "headers": joined,
-        "queryStringParameters": None,
+        "queryStringParameters": _query_parameters(query),
         "requestContext": {
             "accountId": "anonymous",
             "apiId": "local",
@@ -263,3 +264,11 @@ def function_url_event(method: str, path: str, query: str, headers: list[tuple[s
         "body": encoded if body else None,
         "isBase64Encoded": is_base64,
     }
+
+
+def _query_parameters(query: str) -> dict[str, str] | None:
+    """As Function URLs give them: decoded, a repeated name's values joined with commas; None without a query."""
+    parameters: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
+    return parameters or None

@@ -1,0 +1,40 @@
+"""The admin API's doorway: health is open, everything else needs the right token, errors name the field."""
+
+from __future__ import annotations
+
+from tests.support.admin import AdminHarness
+
+
+def test_health_answers_without_a_token(admin: AdminHarness):
+    response = admin.call("GET", "/api/health", token=None)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_me_names_the_signed_in_user_and_role(admin: AdminHarness):
+    assert admin.call("GET", "/api/me").json() == {"username": "alice", "role": "admin", "groups": ["admins"]}
+    assert admin.call("GET", "/api/me", token=admin.finance_token).json()["role"] == "finance"
+
+
+def test_no_token_is_a_401_with_an_anthropic_like_error_body(admin: AdminHarness):
+    response = admin.call("GET", "/api/me", token=None)
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "authentication_error"
+    assert "Sign in" in response.json()["error"]["message"]
+
+
+def test_an_unknown_endpoint_needs_a_token_before_it_is_a_404(admin: AdminHarness):
+    assert admin.call("GET", "/api/nothing-here", token=None).status_code == 401
+    assert admin.call("GET", "/api/nothing-here").status_code == 404
+
+
+def test_finance_may_not_read_the_audit_log(admin: AdminHarness):
+    response = admin.call("GET", "/api/audit", token=admin.finance_token)
+    assert response.status_code == 403 and response.json()["error"]["type"] == "permission_error"
+
+
+def test_a_bad_query_value_is_refused_naming_the_field(admin: AdminHarness):
+    response = admin.call("GET", "/api/audit", params={"limit": 0})
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["error"]["fields"]] == ["limit"]
+    response = admin.call("GET", "/api/audit", params={"cursor": "not-a-cursor"})
+    assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "cursor"
