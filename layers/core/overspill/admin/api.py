@@ -131,6 +131,12 @@ def error_response(status: int, kind: str, message: str, fields: tuple[FieldProb
                     headers={"Cache-Control": "no-store"})
 
 
+def created(answer: Any, replayed: bool) -> Response:
+    """A 201 with the answer of a create; a replay (repeated Idempotency-Key) says so in a header."""
+    body = answer.model_dump(mode="json") if hasattr(answer, "model_dump") else answer
+    return Response(201, "application/json", body, headers={"Idempotent-Replayed": "true"} if replayed else {})
+
+
 def _field_problem(error: dict[str, Any]) -> FieldProblem:
     location = [str(part) for part in error.get("loc", ())]
     # ("body", "budget_usd") → "budget_usd"; ("query", "limit") → "limit"; ("path", "user_id") → "user_id"
@@ -191,6 +197,9 @@ class AdminApi:
         token = _scope.set(RequestScope(self.services, caller, request_id))
         try:
             with self._lock:
+                if method == "POST" and context is not None:
+                    # Lets an interrupted create's in-progress record expire with this invocation's deadline.
+                    self.services.idempotency.register(context)
                 return self._resolver.resolve(event, context)
         finally:
             _scope.reset(token)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from overspill.admin.errors import InvalidInput
 
@@ -60,3 +60,16 @@ def default_range(days: int = 30) -> tuple[date, date]:
 
 
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+# An Idempotency-Key header: a client-chosen token (a UUID, typically), printable ASCII.
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+
+
+def _money_text(value: Decimal) -> str:
+    # As DynamoDB keeps numbers (normalised), without exponents: 150.50 and 150.5 read back the same.
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+# Money in answers: a decimal string, exactly as stored (never a binary float).
+MoneyOut = Annotated[Decimal, PlainSerializer(_money_text, return_type=str, when_used="json")]

@@ -12,10 +12,10 @@ from overspill.store.models import AccessKeyModel
 
 
 class AccessKeyRepository:
-    def find(self, key_hash: str) -> AccessKey | None:
+    def find(self, key_hash: str, *, consistent: bool = False) -> AccessKey | None:
         try:
-            # Eventually consistent: half the cost, and a just-issued key is seldom used within a second.
-            return _to_key(AccessKeyModel.get(key_hash))
+            # Eventually consistent by default: half the cost, and a just-issued key is seldom used within a second.
+            return _to_key(AccessKeyModel.get(key_hash, consistent_read=consistent))
         except DoesNotExist:
             return None
 
@@ -28,12 +28,38 @@ class AccessKeyRepository:
         item.save(condition=AccessKeyModel.key_hash.does_not_exist())
         return _to_key(item)
 
-    def revoke(self, key_hash: str) -> None:
-        AccessKeyModel(key_hash).update(
-            actions=[AccessKeyModel.status.set(KeyStatus.REVOKED.value),
-                     AccessKeyModel.revoked_at.set(datetime.now(UTC))],
-            condition=AccessKeyModel.key_hash.exists(),
-        )
+    def revoke(self, key_hash: str) -> AccessKey | None:
+        """Revoke an active key; None when it is not active (already revoked, or gone)."""
+        try:
+            AccessKeyModel(key_hash).update(
+                actions=[AccessKeyModel.status.set(KeyStatus.REVOKED.value),
+                         AccessKeyModel.revoked_at.set(datetime.now(UTC))],
+                condition=AccessKeyModel.key_hash.exists() & (AccessKeyModel.status == KeyStatus.ACTIVE.value),
+            )
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return self.find(key_hash, consistent=True)
+
+    def expire_by(self, key_hash: str, expires_at: datetime) -> AccessKey | None:
+        """Make an active key stop working at ``expires_at`` (a rotation's grace); None when it is not active."""
+        try:
+            AccessKeyModel(key_hash).update(
+                actions=[AccessKeyModel.expires_at.set(expires_at)],
+                condition=AccessKeyModel.key_hash.exists() & (AccessKeyModel.status == KeyStatus.ACTIVE.value),
+            )
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return self.find(key_hash, consistent=True)
+
+    def for_user(self, user_id: str) -> list[AccessKey]:
+        """A user's keys, newest first: the by_user index (keys only), then one BatchGet per 100 keys."""
+        hashes = [item.key_hash for item in AccessKeyModel.by_user.query(user_id, scan_index_forward=False)]
+        found = {item.key_hash: _to_key(item) for item in AccessKeyModel.batch_get(hashes)}
+        return [found[h] for h in hashes if h in found]
 
     def touch_last_used(self, key_hash: str, now: datetime, min_interval: timedelta) -> bool:
         """Record use at most once per ``min_interval`` across all instances (a conditional write)."""

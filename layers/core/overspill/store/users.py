@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from overspill.store.models import UserModel
 from overspill.users import RoutingMode, User, UserStatus
@@ -30,6 +30,30 @@ class UserRepository:
             created_at=now, updated_at=now,
         )
         item.save(condition=UserModel.user_id.does_not_exist())
+        return _to_user(item)
+
+    def all(self) -> list[User]:
+        """Every user. A team has hundreds of developers, not millions: one paginated Scan (1 RCU per 4 KB)."""
+        return [_to_user(item) for item in UserModel.scan(page_size=500)]
+
+    def save_changes(self, user_id: str, expected_version: int, **changes: object) -> User | None:
+        """Apply ``changes`` if the stored version is still ``expected_version``; None if it is not (someone
+        else changed the user since it was read). Raises LookupError for an unknown user."""
+        try:
+            item = UserModel.get(user_id, consistent_read=True)
+        except DoesNotExist:
+            raise LookupError(user_id) from None
+        if (item.version or 0) != expected_version:
+            return None
+        for name, value in changes.items():
+            setattr(item, name, value.value if isinstance(value, RoutingMode | UserStatus) else value)
+        item.updated_at = datetime.now(UTC)
+        try:
+            item.save()  # conditional on the version read (pynamodb's VersionAttribute), which it then bumps
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
         return _to_user(item)
 
     def any_exists(self) -> bool:
