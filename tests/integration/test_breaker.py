@@ -48,7 +48,7 @@ def clock():
 
 def instance(table, clock, **overrides) -> BreakerService:
     options = dict(cache_ttl_s=5, failure_threshold=3, failure_window=timedelta(seconds=60),
-                   failure_cooldown=timedelta(seconds=120), probe_lease=timedelta(seconds=60))
+                   failure_cooldown=timedelta(seconds=120), probe_lease=timedelta(seconds=60), open_recheck_s=30)
     options.update(overrides)
     return BreakerService(table, clock=lambda: clock.now, monotonic=lambda: clock.mono, **options)
 
@@ -157,9 +157,9 @@ def test_reads_and_writes(table, clock):
     settle(breakers.plan_failed(breakers.decide("u1"), plan_limit(clock, 600)))
     assert calls["replace"] == 1
     for _ in range(10):
-        clock.advance(30)
-        assert breakers.decide("u1").route is Route.BEDROCK  # open: served from this instance's copy
-    assert calls == {"get": 1, "replace": 1}
+        clock.advance(10)
+        assert breakers.decide("u1").route is Route.BEDROCK  # open: served from this instance's copy ...
+    assert calls == {"get": 1 + 3, "replace": 1}  # ... re-read every 30 s, in case an admin reset it
 
 
 def test_instances_racing_after_the_reset_send_exactly_one_probe(table, clock):

@@ -3,9 +3,11 @@
 closed ──plan limit / throttle / repeated failures──▶ open ──reset passed, one instance wins the probe──▶
 half_open ──the probe's plan answer is good──▶ closed   (a bad one reopens it)
 
-Reads: at most one per request (eventually consistent), none while this instance's copy says "open" or
-its copy of "closed" is younger than ``cache_ttl``. Writes: only on state changes, each conditional on the
-revision that was read, so instances racing after the reset agree on exactly one probe.
+Reads: at most one per request (eventually consistent), none while this instance's copy of "closed" is
+younger than ``cache_ttl``, or its copy of "open" is younger than ``open_recheck`` (so that an admin's reset
+reaches warm instances). Writes: only on state changes, each conditional on the revision that was read, so
+instances racing after the reset agree on exactly one probe. Each write also appends the transition to the
+item's short history (the same write: nothing more on the request path).
 """
 
 from __future__ import annotations
@@ -29,6 +31,24 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
+# Transitions kept on the item: enough to see a morning of flapping, small enough that the item stays cheap.
+HISTORY_LIMIT = 20
+
+# Why a breaker left "open" (an opening's reason is the fallback reason: plan_limit, throttle, …).
+PROBING = "probe"
+PROBE_ANSWERED = "probe_answered"
+ADMIN_RESET = "admin_reset"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: BreakerState          # the state entered
+    at: datetime
+    reason: str | None = None
+    open_until: datetime | None = None
+    last_status: int | None = None   # the plan's status that caused it, when one did
+
+
 @dataclass(frozen=True, slots=True)
 class Breaker:
     user_id: str
@@ -42,6 +62,20 @@ class Breaker:
     probe_owner: str | None = None
     updated_at: datetime | None = None
     revision: int = 0
+    history: tuple[Transition, ...] = ()     # oldest first, at most HISTORY_LIMIT
+
+
+def moved(seen: Breaker, now: datetime, why: str, *, status: int | None = None, **changes: object) -> Breaker:
+    """``seen`` changed by ``changes`` (its state among them), as the next revision, the move in its history."""
+    new = replace(seen, **changes, updated_at=now, revision=seen.revision + 1)
+    entry = Transition(new.state, now, why, new.open_until, status)
+    return replace(new, history=(*seen.history, entry)[-HISTORY_LIMIT:])
+
+
+def reset(seen: Breaker, now: datetime) -> Breaker:
+    """Closed by an admin: the plan is tried again on the next request."""
+    return moved(seen, now, ADMIN_RESET, state=BreakerState.CLOSED, open_until=None, failures=0,
+                 probe_owner=None, probe_until=None)
 
 
 class Route(StrEnum):
@@ -73,6 +107,9 @@ PendingWrite = Callable[[], None]
 class _Cached:
     breaker: Breaker
     read_at: float
+    # An opening followed here before its write (which waits for the end of the response): re-reading it would
+    # find the old state and send the next requests back to a plan known to be limited.
+    unwritten: bool = False
 
 
 class BreakerService:
@@ -85,6 +122,7 @@ class BreakerService:
         failure_window: timedelta,
         failure_cooldown: timedelta,
         probe_lease: timedelta,
+        open_recheck_s: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -94,6 +132,7 @@ class BreakerService:
         self._failure_window = failure_window
         self._failure_cooldown = failure_cooldown
         self._probe_lease = probe_lease
+        self._open_recheck_s = open_recheck_s
         self._now = clock
         self._monotonic = monotonic
         self._cache: dict[str, _Cached] = {}
@@ -119,9 +158,13 @@ class BreakerService:
             cached = self._cache.get(user_id)
         if cached is not None:
             b = cached.breaker
-            still_open = b.state is BreakerState.OPEN and b.open_until is not None and now < b.open_until
-            fresh = self._monotonic() - cached.read_at < self._cache_ttl_s
-            if still_open or (fresh and b.state is not BreakerState.OPEN):
+            age = self._monotonic() - cached.read_at
+            if b.state is BreakerState.OPEN:
+                # Open until the plan resets, unless an admin resets it first: look again now and then.
+                still_open = b.open_until is not None and now < b.open_until
+                if still_open and (cached.unwritten or age < self._open_recheck_s):
+                    return b
+            elif age < self._cache_ttl_s:
                 return b
         return self._read(user_id)
 
@@ -130,14 +173,14 @@ class BreakerService:
         self._remember(breaker)
         return breaker
 
-    def _remember(self, breaker: Breaker) -> None:
+    def _remember(self, breaker: Breaker, *, unwritten: bool = False) -> None:
         with self._lock:
-            self._cache[breaker.user_id] = _Cached(breaker, self._monotonic())
+            self._cache[breaker.user_id] = _Cached(breaker, self._monotonic(), unwritten)
 
     def _try_probe(self, breaker: Breaker, now: datetime) -> Decision:
         owner = uuid.uuid4().hex
-        probing = replace(breaker, state=BreakerState.HALF_OPEN, probe_owner=owner,
-                          probe_until=now + self._probe_lease, updated_at=now, revision=breaker.revision + 1)
+        probing = moved(breaker, now, PROBING, state=BreakerState.HALF_OPEN, probe_owner=owner,
+                        probe_until=now + self._probe_lease)
         if self._store.replace(probing, expected_revision=breaker.revision):
             self._remember(probing)
             logger.info("breaker half-open: probing the plan", extra={"user_id": breaker.user_id})
@@ -181,8 +224,8 @@ class BreakerService:
         if decision.route is not Route.PROBE:
             return None
         now = self._now()
-        closed = replace(decision.breaker, state=BreakerState.CLOSED, open_until=None, probe_owner=None,
-                         probe_until=None, failures=0, updated_at=now, revision=decision.breaker.revision + 1)
+        closed = moved(decision.breaker, now, PROBE_ANSWERED, state=BreakerState.CLOSED, open_until=None,
+                       probe_owner=None, probe_until=None, failures=0)
         self._remember(closed)
 
         def write() -> None:
@@ -203,7 +246,7 @@ class BreakerService:
             return None  # already open at least as long
         # Follow it here at once (same revision: the write, or a re-read, replaces this copy).
         self._remember(replace(seen, state=BreakerState.OPEN, open_until=until, reason=str(reason),
-                               last_status=status, probe_owner=None, probe_until=None))
+                               last_status=status, probe_owner=None, probe_until=None), unwritten=True)
         return lambda: self._open(seen, until, reason, status, now, failures=failures)
 
     def _open(self, seen: Breaker, until: datetime, reason: str, status: int | None, now: datetime, *,
@@ -212,9 +255,9 @@ class BreakerService:
             if seen.state is BreakerState.OPEN and seen.open_until and seen.open_until >= until:
                 self._remember(seen)
                 return  # already open at least as long
-            opened = replace(seen, state=BreakerState.OPEN, open_until=until, reason=str(reason),
-                             last_status=status, failures=failures, trips=seen.trips + 1, probe_owner=None,
-                             probe_until=None, updated_at=now, revision=seen.revision + 1)
+            opened = moved(seen, now, str(reason), status=status, state=BreakerState.OPEN, open_until=until,
+                           reason=str(reason), last_status=status, failures=failures, trips=seen.trips + 1,
+                           probe_owner=None, probe_until=None)
             if self._store.replace(opened, expected_revision=seen.revision):
                 self._remember(opened)
                 emit_breaker_opened(str(reason))

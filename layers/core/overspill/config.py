@@ -74,6 +74,7 @@ class Settings:
     breaker_failure_cooldown_s: float = 120.0
     breaker_probe_lease_s: float = 60.0
     breaker_cache_ttl_s: float = 5.0
+    breaker_open_recheck_s: float = 30.0   # an instance re-reads an "open" breaker this often (an admin may reset it)
     # Switch to Bedrock before the plan refuses, when a plan answer reports utilisation at or above this
     # fraction (0–1). Unset: off.
     early_switch_utilization: float | None = None
@@ -137,6 +138,8 @@ class Settings:
             raise SettingsError(f"{env_name('key_rotation_grace_s')} must not be negative")
         if self.pricing_cache_ttl_s < 0:
             raise SettingsError(f"{env_name('pricing_cache_ttl_s')} must not be negative")
+        if self.breaker_open_recheck_s < 0:
+            raise SettingsError(f"{env_name('breaker_open_recheck_s')} must not be negative")
         if not 0 < self.port < 65536:
             raise SettingsError(f"{env_name('port')} must be a TCP port, got {self.port}")
 

@@ -7,6 +7,7 @@ nothing about its input (401/403, never a 422). Only ``GET /api/health`` is open
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections.abc import Callable
@@ -83,6 +84,11 @@ def role_for(method: str, path: str) -> tuple[bool, Role | None]:
         if access.method == method and access.pattern.match(path):
             return True, access.role
     return False, Role.FINANCE
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods this path has routes for (for a 405's Allow header)."""
+    return sorted({a.method for a in _ACCESS if a.pattern.match(path)})
 
 
 def endpoint(router: Any, method: str, path: str, *, role: Role | None, **options: Any) -> Callable[[Any], Any]:
@@ -182,6 +188,7 @@ class AdminApi:
         path = str(event.get("rawPath") or http.get("path") or "/")
         request_id = (event.get("requestContext") or {}).get("requestId")
         caller: Principal | None = None
+        known = False
         if method != "OPTIONS":  # CORS preflights carry no token; the resolver answers them
             known, role = role_for(method, path)
             if role is not OPEN or not known:
@@ -194,6 +201,18 @@ class AdminApi:
                                                                  "method": method, "path": path})
                     return _as_dict(error_response(error.status, _identity_error_type(error.status),
                                                    error.message, ()), self._resolver)
+        if event.get("body"):
+            if not _is_json(_header(event, "content-type")):
+                return _as_dict(error_response(415, "invalid_request", "Send the request body as JSON "
+                                               "(Content-Type: application/json).", ()), self._resolver)
+            if not _is_utf8(event):
+                return _as_dict(error_response(400, "invalid_request", "The request body is not UTF-8 text.", ()),
+                                self._resolver)
+        if not known and method != "OPTIONS" and (methods := allowed_methods(path)):
+            response = error_response(405, "invalid_request", f"{method} is not allowed here; use "
+                                      f"{', '.join(methods)}.", ())
+            response.headers["Allow"] = ", ".join(methods)
+            return _as_dict(response, self._resolver)
         token = _scope.set(RequestScope(self.services, caller, request_id))
         try:
             with self._lock:
@@ -203,6 +222,22 @@ class AdminApi:
                 return self._resolver.resolve(event, context)
         finally:
             _scope.reset(token)
+
+
+def _is_utf8(event: dict[str, Any]) -> bool:
+    body = event.get("body") or ""
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8")
+        raw.decode("utf-8")
+    except (ValueError, UnicodeError):
+        return False
+    return True
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and
+                                                media_type.endswith("+json"))
 
 
 def _identity_error_type(status: int) -> str:
@@ -223,11 +258,44 @@ def _as_dict(response: Response, resolver: LambdaFunctionUrlResolver) -> dict[st
             "body": response.body, "isBase64Encoded": False, "cookies": []}
 
 
+ERROR_BODY_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["type", "message", "fields"],
+        "properties": {
+            "type": {"type": "string", "description": "authentication_error, permission_error, invalid_request, "
+                                                     "not_found, conflict or unavailable"},
+            "message": {"type": "string", "description": "What went wrong, for a person"},
+            "fields": {"type": "array", "description": "The fields at fault (bad input only)", "items": {
+                "type": "object", "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            }},
+        },
+    }},
+}
+_ERROR_RESPONSES = {
+    "400": "The body is not UTF-8 text, or not JSON",
+    "401": "No access token, or one this deployment does not accept",
+    "403": "Signed in, but the role does not allow this operation",
+    "404": "No such user, key, export, …",
+    "409": "The change does not apply to the current state (a stale version, already deleted, …)",
+    "415": "The body is not JSON",
+    "422": "Bad input; `fields` names each field at fault",
+    "503": "Sign-in cannot be checked, or something the API depends on is down; try again shortly",
+}
+
+
 def openapi_document(resolver: LambdaFunctionUrlResolver) -> str:
-    """The OpenAPI document of the admin API (committed at docs/openapi.json; a test keeps it current)."""
+    """The OpenAPI document of the admin API (committed at docs/openapi.json; a test keeps it current).
+
+    Powertools documents its own validation-error shape; this API answers every error with one body (``Error``),
+    so the document is corrected to say so, for every status an operation can refuse with."""
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-    return resolver.get_openapi_json_schema(
+    document = orjson.loads(resolver.get_openapi_json_schema(
         title=API_TITLE, version=API_VERSION,
         description=("Manage Overspill: users, access keys, Bedrock credentials, breakers, usage, pricing, "
                      "exports and the audit log. Every operation but GET /api/health needs a Cognito access "
@@ -235,4 +303,19 @@ def openapi_document(resolver: LambdaFunctionUrlResolver) -> str:
                      "do everything finance may)."),
         security_schemes={"cognito": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
         security=[{"cognito": []}],
-    )
+    ))
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Error"] = ERROR_BODY_SCHEMA
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get(ROLE_EXTENSION) == "none":
+                responses.pop("422", None)
+                operation["security"] = []
+                continue
+            for status, description in _ERROR_RESPONSES.items():
+                responses[status] = {"description": description, **error}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()

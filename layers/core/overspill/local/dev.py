@@ -1,9 +1,11 @@
-"""``overspill dev``: the whole product on one machine — moto for AWS, the proxy behind a Function URL
-emulator, state kept under the state directory."""
+"""``overspill dev``: the whole product on one machine — moto for AWS (Cognito sign-in included), the proxy
+and the admin API behind one Function URL emulator, the built dashboard beside them, state kept under the state
+directory."""
 
 from __future__ import annotations
 
 import importlib.util
+import mimetypes
 import os
 import signal
 import sys
@@ -12,15 +14,17 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
 from overspill.config import Settings
 from overspill.keys import generate_key
 from overspill.local.aws_emulator import AwsEmulator
-from overspill.local.function_url import FunctionUrlServer
+from overspill.local.cognito import ensure_user_pool, generate_password, jwks_url
+from overspill.local.function_url import Answer, FunctionUrlServer
 from overspill.local.provision import provision
-from overspill.local.state import DEMO_KEY_FILE, PEPPER_FILE, LocalState
+from overspill.local.state import ADMIN_PASSWORD_FILE, CONFIG_FILE, DEMO_KEY_FILE, PEPPER_FILE, LocalState
 from overspill.local.stream_poller import StreamPoller
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.models import bind_models
@@ -37,6 +41,13 @@ _LOCAL_AWS_ENV = {
 # EMF metric lines are for CloudWatch; on a terminal they drown the logs. POWERTOOLS_METRICS_DISABLED=false
 # in the environment brings them back.
 _LOCAL_DEFAULTS = {"POWERTOOLS_METRICS_DISABLED": "true"}
+# Not a Settings field: settings are handed to every function and written to runtime.json; a password is not.
+ADMIN_PASSWORD_ENV = "OVERSPILL_ADMIN_PASSWORD"
+ADMIN_USERNAME = "admin"
+API_PREFIX = "/api"
+# The proxy's paths go straight to it (one prefix check); /api goes to the admin function, the rest to the
+# dashboard when it is built.
+_PROXY_PREFIXES = ("/ak/", "/v1/")
 
 
 def source_root() -> Path:
@@ -57,16 +68,66 @@ def load_function(name: str) -> Any:
     return module.handler
 
 
+class StartError(Exception):
+    """``overspill dev`` cannot start as configured; the message says why and what to change."""
+
+
+class Dashboard:
+    """The built dashboard (``admin_web/dist``), served as a single-page app: a file by its path, any other path
+    ``index.html`` (the app's router takes it from there). Read from disk per request, so a rebuild shows."""
+
+    # What a built web app holds, typed as browsers expect (RFC 9239 for scripts); anything else from the standard
+    # library's own table, not the machine's /etc/mime.types: the same types everywhere.
+    _types = {".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+              ".json": "application/json", ".map": "application/json", ".svg": "image/svg+xml",
+              ".webmanifest": "application/manifest+json", ".wasm": "application/wasm", ".woff2": "font/woff2"}
+    _other_types = mimetypes.MimeTypes()
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    @property
+    def built(self) -> bool:
+        return (self.root / "index.html").is_file()
+
+    def answer(self, path: str) -> Answer | None:
+        index = self.root / "index.html"
+        if not index.is_file():
+            return None  # not built: those paths stay what they were
+        file = self._file(path) or index
+        content_type = (self._types.get(file.suffix.lower()) or self._other_types.guess_type(file.name)[0]
+                        or "application/octet-stream")
+        if content_type.startswith("text/") or content_type in ("application/json", "image/svg+xml"):
+            content_type += "; charset=utf-8"
+        return 200, {"content-type": content_type, "cache-control": "no-cache",
+                     "x-content-type-options": "nosniff"}, file.read_bytes()
+
+    def _file(self, path: str) -> Path | None:
+        relative = unquote(path).lstrip("/")
+        if not relative:
+            return None
+        try:
+            candidate = (self.root / relative).resolve()
+            # Never a file outside dist/, whatever ../ or symlink the path holds.
+            return candidate if candidate.is_relative_to(self.root) and candidate.is_file() else None
+        except (OSError, ValueError):  # a NUL byte, a name too long: not a file of the dashboard
+            return None
+
+
 class DevServer:
-    def __init__(self, settings: Settings, *, aws_port: int = 0) -> None:
+    def __init__(self, settings: Settings, *, aws_port: int = 0, admin_password: str | None = None) -> None:
         self.settings = settings
         self.aws_port = aws_port
         self.state = LocalState(Path(settings.state_dir))
+        self.dashboard = Dashboard(source_root() / "admin_web" / "dist")
         self._moto: AwsEmulator | None = None
         self._server: FunctionUrlServer | None = None
         self._rollups: StreamPoller | None = None
         self._stop = threading.Event()
         self.demo_key: str | None = None
+        self._admin_password = admin_password
+        self.new_admin_password: str | None = None  # generated by this start: the banner shows it, once
+        self._config = b""
 
     def start(self) -> None:
         os.environ.update(_LOCAL_AWS_ENV)
@@ -84,6 +145,7 @@ class DevServer:
         self.state.restore_tables(self.settings)
         bind_models(self.settings)
         self.demo_key = self._ensure_demo_key(pepper.encode())
+        self._ensure_sign_in()
         # The rollup function follows the usage stream from its LATEST position: restored events were counted
         # before the restart. Started before the proxy serves, so that no new event is written ahead of it.
         self._rollups = StreamPoller(self.settings, load_function("rollup"), forget_markers=True)
@@ -91,7 +153,9 @@ class DevServer:
 
         self._server = FunctionUrlServer(
             (self.settings.host, self.settings.port), load_function("proxy"),
-            function_name="overspill-proxy", extra_routes={"/healthz": self._health},
+            function_name="overspill-proxy", owned_prefixes=_PROXY_PREFIXES,
+            extra_routes={"/healthz": self._health, "/config.json": self._runtime_config},
+            functions={API_PREFIX: (load_function("admin"), "overspill-admin")}, site=self.dashboard.answer,
         )
         self._server.serve_in_background()
         threading.Thread(target=self._snapshot_periodically, name="snapshot", daemon=True).start()
@@ -109,8 +173,44 @@ class DevServer:
         self.state.save_tables(self.settings)
         return new_key.plain
 
-    def _health(self) -> tuple[int, dict[str, str], bytes]:
+    def _ensure_sign_in(self) -> None:
+        """The Cognito pool with the ``admin`` user, and the settings the admin function verifies tokens with.
+        moto starts empty: the pool is made anew on every start, with the admin password of the first."""
+        password, source = self._admin_password, ADMIN_PASSWORD_ENV
+        if password is None:
+            password, source = self.state.read(ADMIN_PASSWORD_FILE), str(self.admin_password_path)
+        if password is None:
+            password = self.new_admin_password = generate_password()
+        try:
+            pool = ensure_user_pool(self.settings, admin_username=ADMIN_USERNAME, admin_password=password)
+        except ValueError as error:
+            raise StartError(f"the admin password from {source} is refused: {error}") from None
+        if self.new_admin_password is not None:
+            self.state.write_secret(ADMIN_PASSWORD_FILE, password)
+        self.settings = replace(
+            self.settings, cognito_user_pool_id=pool.pool_id, cognito_client_ids=pool.client_id,
+            cognito_jwks_url=jwks_url(self.settings, pool.pool_id),
+            proxy_public_url=self.settings.proxy_public_url or self.public_url,
+        )
+        # Before the admin function first runs: it reads its settings once, as on Lambda.
+        os.environ.update(self.settings.as_env())
+        config = {"apiBase": API_PREFIX, "cognito": {
+            "region": self.settings.region, "userPoolId": pool.pool_id, "clientId": pool.client_id,
+            "endpoint": self.settings.aws_endpoint_url,
+        }}
+        self._config = orjson.dumps(config)
+        self.state.write(CONFIG_FILE, orjson.dumps(config, option=orjson.OPT_INDENT_2).decode())
+
+    @property
+    def admin_password_path(self) -> Path:
+        return self.state.directory / ADMIN_PASSWORD_FILE
+
+    def _health(self) -> Answer:
         return 200, {"content-type": "application/json"}, orjson.dumps({"status": "ok"})
+
+    def _runtime_config(self) -> Answer:
+        # A restart makes a new pool: a cached copy would send the dashboard to one that no longer exists.
+        return 200, {"content-type": "application/json", "cache-control": "no-store"}, self._config
 
     @property
     def public_url(self) -> str:
@@ -123,8 +223,19 @@ class DevServer:
             f"plan upstream {self.settings.anthropic_base}; Bedrock "
             f"{self.settings.bedrock_endpoint_url or 'in ' + self.settings.bedrock_region}; "
             f"state in {self.state.directory})",
-            "Point Claude Code at it by pasting this into your shell:",
         ]
+        admin = f"Admin API at {self.public_url}{API_PREFIX}"
+        if self.dashboard.built:
+            admin += f", dashboard at {self.public_url}/"
+        lines.append(f"{admin}: sign in as {ADMIN_USERNAME}")
+        if self.new_admin_password is not None:
+            lines.append(f"Admin password (shown this once; kept in {self.admin_password_path}): "
+                         f"{self.new_admin_password}")
+        elif self._admin_password is not None:
+            lines.append(f"Admin password: the one in {ADMIN_PASSWORD_ENV}")
+        else:
+            lines.append(f"Admin password: in {self.admin_password_path}")
+        lines.append("Point Claude Code at it by pasting this into your shell:")
         if self.demo_key:
             lines.append(f"export ANTHROPIC_BASE_URL={self.public_url}/ak/{self.demo_key}")
         else:
@@ -159,8 +270,14 @@ def run(settings: Settings, *, aws_port: int = 0) -> None:
     # Many short-lived threads share one interpreter here (unlike Lambda, one request per process): hand
     # the GIL over sooner than the default 5 ms, or a stream waits behind another request's bookkeeping.
     sys.setswitchinterval(0.0005)
-    server = DevServer(settings, aws_port=aws_port)
-    server.start()
+    # Taken out of the environment, so that no child process (the AWS emulator) inherits it.
+    admin_password = os.environ.pop(ADMIN_PASSWORD_ENV, "") or None
+    server = DevServer(settings, aws_port=aws_port, admin_password=admin_password)
+    try:
+        server.start()
+    except StartError as error:
+        server.stop()
+        raise SystemExit(f"overspill dev: cannot start: {error}") from None
     print(server.banner(), flush=True)
     stopped = threading.Event()
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 Handler = Callable[[dict[str, Any], Any], Any]
+Answer = tuple[int, dict[str, str], bytes]  # status, headers, body: a response the server gives itself
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/x-www-form-urlencoded")
 _MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -54,14 +55,27 @@ class LocalContext:
 
 
 class FunctionUrlServer(ThreadingHTTPServer):
+    """One port for a main function (``handler``) and, optionally, more functions by path prefix and a static
+    site. Paths under ``owned_prefixes`` go straight to the main function: its requests pay one prefix check.
+    Any other path goes to the function whose prefix it is under (``functions``: ``"/api"`` takes ``/api`` and
+    ``/api/…``), else, for GET and HEAD, to ``site`` (an answer for the path, or None to pass), else to the
+    main function."""
+
     daemon_threads = True
     request_queue_size = 256  # bursts of concurrent Claude Code sessions must not be refused
 
     def __init__(self, address: tuple[str, int], handler: Handler, *, function_name: str = "proxy",
-                 extra_routes: dict[str, Callable[[], tuple[int, dict[str, str], bytes]]] | None = None) -> None:
+                 extra_routes: dict[str, Callable[[], Answer]] | None = None,
+                 owned_prefixes: tuple[str, ...] = (),
+                 functions: dict[str, tuple[Handler, str]] | None = None,
+                 site: Callable[[str], Answer | None] | None = None) -> None:
         self.handler = handler
         self.function_name = function_name
         self.extra_routes = extra_routes or {}
+        self.functions = [(prefix.rstrip("/"), function) for prefix, function in (functions or {}).items()]
+        self.site = site
+        # Without other functions or a site, every path is the main function's ("" prefixes them all).
+        self.owned_prefixes = owned_prefixes if (self.functions or site) else ("",)
         # A body's close() (usage writes) runs here, after its response ended, so that the next request on
         # the same keep-alive connection does not wait for it. On Lambda the instance does the same work
         # before taking its next invocation; a busy instance's next request goes to another one.
@@ -91,7 +105,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._serve()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (QUERY, PROPFIND, …) reaches the handler too, which answers it (405), as on Lambda.
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # request lines carry access keys in their paths: never print them
@@ -103,6 +123,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
             status, headers, payload = extra()
             self._write_buffered(status, headers, [], payload)
             return
+        if path.startswith(self.server.owned_prefixes):
+            self._invoke(self.server.handler, self.server.function_name, path, query)
+            return
+        self._serve_other(path, query)
+
+    def _serve_other(self, path: str, query: str) -> None:
+        for prefix, (handler, function_name) in self.server.functions:
+            if path == prefix or path.startswith(prefix + "/"):
+                self._invoke(handler, function_name, path, query)
+                return
+        if self.server.site is not None and self.command in ("GET", "HEAD"):
+            answer = self.server.site(path)
+            if answer is not None:
+                status, headers, payload = answer
+                self._write_buffered(status, headers, [], payload)
+                return
+        self._invoke(self.server.handler, self.server.function_name, path, query)
+
+    def _invoke(self, handler: Handler, function_name: str, path: str, query: str) -> None:
         try:
             body = self._read_body()
         except ValueError as error:
@@ -111,9 +150,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         event = self._event(path, query, body)
-        context = LocalContext(self.server.function_name)
+        context = LocalContext(function_name)
         try:
-            result = self.server.handler(event, context)
+            result = handler(event, context)
         except Exception as error:  # noqa: BLE001 - Function URLs answer 502 when the function fails
             print(f'{{"level":"ERROR","message":"handler failed","error":"{type(error).__name__}"}}',
                   file=sys.stderr)

@@ -1,5 +1,5 @@
-"""Local state that survives a restart of ``overspill dev``: the tables' items and the pepper, in files
-under the state directory. (moto keeps everything in memory; this is the local run's disk.)"""
+"""Local state that survives a restart of ``overspill dev``: the tables' items, the pepper and the admin
+password, in files under the state directory. (moto keeps everything in memory; this is the local run's disk.)"""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from overspill.store.schema import all_table_specs
 PEPPER_FILE = "pepper"
 TABLES_FILE = "tables.json"
 DEMO_KEY_FILE = "demo-access-key"
+ADMIN_PASSWORD_FILE = "admin-password"  # the generated admin password: moto forgets the user pool on every restart
+CONFIG_FILE = "config.json"     # the dashboard's and the CLI's runtime config, as served at /config.json
 RUNTIME_FILE = "runtime.json"   # the running instance's settings, for the other local commands
 
 
@@ -22,7 +24,7 @@ class LocalState:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)  # holds the pepper and the demo key
+        os.chmod(directory, 0o700)  # holds the pepper, the demo key and the admin password
 
     def read(self, name: str) -> str | None:
         path = self.directory / name
@@ -33,6 +35,12 @@ class LocalState:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(value + "\n")
+
+    def write(self, name: str, value: str) -> None:
+        """A file that is no secret, replaced whole: a reader never sees half of it."""
+        temporary = self.directory / (name + ".tmp")
+        temporary.write_text(value)
+        temporary.replace(self.directory / name)
 
     def write_runtime(self, settings: Settings, *, pid: int) -> None:
         document = {"pid": pid, "environment": settings.as_env()}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -225,6 +227,16 @@ class BreakerModel(Model):
     probe_owner = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     revision = NumberAttribute(default=0)               # +1 per write: the condition of the next one
+
+    class Transition(MapAttribute):
+        state = UnicodeAttribute()                      # the state entered
+        at = UTCDateTimeAttribute()
+        reason = UnicodeAttribute(null=True)            # plan_limit, …, probe, probe_answered, admin_reset
+        open_until = UTCDateTimeAttribute(null=True)
+        last_status = NumberAttribute(null=True)
+
+    # The last transitions, oldest first (overspill.breaker.HISTORY_LIMIT), written with each state change.
+    history = ListAttribute(of=Transition, null=True)
 
 
 class BedrockCredentialModel(Model):

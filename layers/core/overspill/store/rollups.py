@@ -26,7 +26,7 @@ from overspill.observability import logger
 from overspill.store.models import UsageEventModel, UsageRollupModel
 from overspill.store.usage import to_event
 from overspill.usage.events import UsageEvent
-from overspill.usage.rollups import COUNTER_FIELDS, Counters, Kind, RollupKey, keys_for, month_prefix
+from overspill.usage.rollups import COUNTER_FIELDS, ORG_PK, Counters, Kind, RollupKey, keys_for, month_prefix
 
 MARKER_SK = "applied"
 # Stream records live 24 h, so a redelivery comes within a day of the write; the margin is for a stream that
@@ -87,6 +87,29 @@ class RollupRepository:
         rows = UsageRollupModel.query(pk, UsageRollupModel.sk.startswith(month_prefix(month)),
                                       consistent_read=True)
         return {row.route: counters_of(row) for row in rows if row.route}
+
+    def period_rows(self, kind: Kind, period: str) -> list[tuple[RollupKey, Counters]]:
+        """Every row of one kind for one day or month (all users' days, all teams' months, …): one ``by_period``
+        Query, read page by page (eventually consistent, as index reads are)."""
+        return self._keyed(UsageRollupModel.by_period.query(f"{kind}#{period}"))
+
+    def day_rows(self, pk: str, start: date, end: date) -> list[tuple[RollupKey, Counters]]:
+        """One user's, team's or the organisation's (``ORG_PK``) day rows from ``start`` to ``end`` inclusive:
+        one Query of one partition, read page by page."""
+        # "$" sorts right after "#": the upper bound takes every row of the last day and none of the next.
+        return self._keyed(UsageRollupModel.query(pk, UsageRollupModel.sk.between(f"day#{start}", f"day#{end}$")))
+
+    def fallback_rows(self, start: date, end: date) -> list[tuple[RollupKey, Counters]]:
+        """The organisation's ``fallback_day`` rows (Bedrock answers by reason) from ``start`` to ``end``
+        inclusive: one Query of the ``org`` partition, read page by page."""
+        return self._keyed(UsageRollupModel.query(
+            ORG_PK, UsageRollupModel.sk.between(f"fallback#{start}", f"fallback#{end}$")))
+
+    @staticmethod
+    def _keyed(rows: Iterable[UsageRollupModel]) -> list[tuple[RollupKey, Counters]]:
+        return [(RollupKey(Kind(row.kind), row.period or "", user_id=row.user_id, team=row.team, model=row.model,
+                           route=row.route, reason=row.reason), counters_of(row))
+                for row in rows if row.kind in Kind.__members__.values()]
 
     def apply(self, event: UsageEvent) -> bool:
         """Add the event to every row it counts in, in one transaction with its marker. Returns False when the
