@@ -8,9 +8,12 @@ from overspill.bedrock.models import (
     CONTEXT_1M_BETA,
     DEFAULT_MODEL_IDS,
     GEOGRAPHIES,
+    AdminMappings,
+    MappingError,
     ModelMap,
     ResolvedModel,
     UnknownModel,
+    checked_mappings,
     foundation_id_of,
     parse_model_map,
 )
@@ -139,6 +142,12 @@ def test_model_map_parses_a_json_object():
     ('{"claude-foo": ""}', "'claude-foo' must be a non-empty string"),
     ('{"claude-foo": "us.anthropic. x"}', "without spaces"),
     ('{"": "us.anthropic.x"}', "model names must be non-empty"),
+    ('{"claude-foo": "opus"}', "must be a Bedrock model id, inference-profile id or ARN"),
+    ('{"claude-foo": "US.Anthropic.Claude-Foo"}', "lower-case"),
+    ('{"claude-foo": "arn:aws:s3:::bucket/key"}', "must be a Bedrock model id"),
+    ('{"claude-foo": "arn:aws:bedrock:us-east-1:123456789012:agent/abc"}', "must be a Bedrock model id"),
+    ('{"claude-foo\\u0000": "us.anthropic.claude-foo-v1:0"}', "printable characters"),
+    ('{"%s": "us.anthropic.claude-foo-v1:0"}' % ("c" * 201), "at most 200"),
 ])
 def test_model_map_errors_name_the_setting_and_the_problem(text, complaint):
     with pytest.raises(SettingsError, match=f"OVERSPILL_BEDROCK_MODEL_MAP.*{complaint}"):
@@ -148,3 +157,90 @@ def test_model_map_errors_name_the_setting_and_the_problem(text, complaint):
 def test_overrides_given_directly_are_checked_too():
     with pytest.raises(SettingsError):
         ModelMap("us", {"claude-foo": ""})
+
+
+@pytest.mark.parametrize("target", [
+    "anthropic.claude-x-v1:0",
+    "us.anthropic.claude-x-v1:0",
+    "global.anthropic.claude-opus-4-8",
+    "anthropic.claude-v2:1:18k",
+    "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-x-v1:0",
+    "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-x-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123",
+    "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:provisioned-model/abc123",
+])
+def test_model_ids_inference_profiles_and_their_arns_are_accepted(target):
+    assert checked_mappings({"claude-x": target}) == {"claude-x": target}
+
+
+def test_a_bad_mapping_names_the_model_it_is_keyed_by():
+    with pytest.raises(MappingError) as refused:
+        checked_mappings({"claude-ok": "us.anthropic.claude-ok-v1:0", "claude-bad": "us.anthropic.claude bad"})
+    assert refused.value.model == "claude-bad"
+    assert "OVERSPILL_" not in str(refused.value)   # the admin API says where the map came from
+
+
+# --- the admins' map, re-read at run time ---------------------------------------------------------------------
+
+class Documents:
+    """What the config table holds, as the proxy's loader would read it; counts the reads."""
+
+    def __init__(self, *documents) -> None:
+        self.documents, self.reads = list(documents), 0
+
+    def __call__(self):
+        self.reads += 1
+        document = self.documents[min(self.reads, len(self.documents)) - 1]
+        if isinstance(document, Exception):
+            raise document
+        return document
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_admin_mappings_win_over_the_deployments_and_the_table():
+    admin = AdminMappings(Documents({"claude-next": "global.anthropic.claude-next-v2:0",
+                                     "claude-opus-4-8": "global.anthropic.claude-opus-4-8"}), ttl_s=60)
+    models = ModelMap("us", {"claude-next": "us.anthropic.claude-next-v1:0", "claude-other": "anthropic.claude-o-v1"},
+                      admin=admin)
+    assert models.resolve("claude-next").invoke_id == "global.anthropic.claude-next-v2:0"
+    assert models.resolve("claude-opus-4-8[1m]").invoke_id == "global.anthropic.claude-opus-4-8"
+    assert models.resolve("claude-other").invoke_id == "anthropic.claude-o-v1"
+    assert models.resolve("claude-sonnet-4-6").invoke_id == "us.anthropic.claude-sonnet-4-6"
+
+
+def test_the_admin_map_is_read_at_most_once_per_ttl_and_then_again():
+    documents, clock = Documents(None, {"claude-new": "us.anthropic.claude-new-v1:0"}), Clock()
+    models = ModelMap("us", admin=AdminMappings(documents, ttl_s=30, clock=clock))
+    for _ in range(3):
+        with pytest.raises(UnknownModel):
+            models.resolve("claude-new")
+    assert documents.reads == 1
+
+    clock.now += 29.9
+    with pytest.raises(UnknownModel):
+        models.resolve("claude-new")
+    clock.now += 0.1
+    assert models.resolve("claude-new").invoke_id == "us.anthropic.claude-new-v1:0"
+    assert documents.reads == 2
+
+
+@pytest.mark.parametrize("bad", [
+    {"claude-new": "us.anthropic.claude new"},
+    ["claude-new"],
+    ConnectionError("the config table is unreachable"),
+])
+def test_a_bad_or_unreadable_admin_map_keeps_the_last_good_one(bad, captured_logs):
+    documents, clock = Documents({"claude-new": "us.anthropic.claude-new-v1:0"}, bad), Clock()
+    models = ModelMap("us", admin=AdminMappings(documents, ttl_s=30, clock=clock))
+    assert models.resolve("claude-new").invoke_id == "us.anthropic.claude-new-v1:0"
+    clock.now += 30
+    assert models.resolve("claude-new").invoke_id == "us.anthropic.claude-new-v1:0"
+    assert documents.reads == 2
+    assert "keeping the last good map" in captured_logs.getvalue()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from overspill.bedrock.models import DEFAULT_MODEL_IDS
-from overspill.pricing.overrides import PriceOverrideError, parse_overrides
+from overspill.pricing.overrides import PriceOverrideError, parse_overrides, stored_form
 from overspill.pricing.prices import ALIASES, LIST_PRICES, PRICE_FIELDS
 from overspill.pricing.table import (
     COST_QUANTUM,
@@ -368,7 +368,12 @@ def test_json_numbers_in_overrides_are_read_as_decimals_exactly():
     ({"claude-foo-9": {"input": 1, "output": 5}}, "missing: cache_write_5m, cache_write_1h, cache_read"),
     ({"claude-opus-4-5": {"input": 1}, "claude-opus-4-5-20251101": {"input": 2}}, "override it once"),
     ({"claude-opus-4-8[1m]": {"input": 1}}, "without '[1m]'"),
-    ({"": {"input": 1}}, "non-empty strings without spaces"),
+    ({"": {"input": 1}}, "non-empty strings of at most 200 printable characters without spaces"),
+    ({"claude-" + "x" * 200: {"input": 1}}, "at most 200 printable characters"),
+    ({"claude-\x1b[31m": {"input": 1}}, "printable characters"),
+    ({"claude-opus-4-8": {"output": "100001"}}, "'output' must be at most 100000 with at most 10 decimal places"),
+    ({"claude-opus-4-8": {"output": "1e400"}}, "must be at most 100000"),
+    ({"claude-opus-4-8": {"output": "0.00000000001"}}, "at most 10 decimal places"),
     ({"claude-opus-4-8": {"bedrock_geography_premium": "yes"}}, "must be true or false"),
     ({"claude-opus-4-8": {"long_context": {"above_input_tokens": 0, "input_factor": 2, "output_factor": 1}}},
      "'above_input_tokens' must be a whole number"),
@@ -383,14 +388,50 @@ def test_bad_overrides_are_refused_with_a_message_naming_the_problem(overrides, 
         PriceTable.load(overrides)
 
 
+@pytest.mark.parametrize("overrides, path", [
+    ({"claude-opus-4-8": {"inputs": 1}}, ("claude-opus-4-8", "inputs")),
+    ({"claude-opus-4-8": {"input": -1}}, ("claude-opus-4-8", "input")),
+    ({"claude-opus-4-8": {"bedrock_geography_premium": 1}}, ("claude-opus-4-8", "bedrock_geography_premium")),
+    ({"claude-opus-4-8": "5"}, ("claude-opus-4-8",)),
+    ({"claude-foo-9": {"input": 1, "output": 5}}, ("claude-foo-9", "cache_write_5m")),
+    ({"claude-opus-4-5": {"input": 1}, "claude-opus-4-5-20251101": {"input": 2}}, ("claude-opus-4-5-20251101",)),
+    ({"claude-opus-4-8": {"long_context": {"input_factor": 2}}},
+     ("claude-opus-4-8", "long_context", "above_input_tokens")),
+    ({"claude-opus-4-8": {"long_context": {"above_input_tokens": 1, "input_factor": 1, "output_factor": "x"}}},
+     ("claude-opus-4-8", "long_context", "output_factor")),
+    (["claude-opus-4-8"], ()),
+])
+def test_a_refusal_says_where_in_the_overrides_the_problem_is(overrides, path):
+    """The admin API names the field from this (``models.claude-opus-4-8.input``)."""
+    with pytest.raises(PriceOverrideError) as refused:
+        PriceTable.load(overrides)
+    assert refused.value.path == path
+
+
+def test_overrides_are_stored_with_every_number_as_text():
+    models = {"claude-opus-4-8": {"input": 4.5, "output": 20, "bedrock_geography_premium": False,
+                                  "long_context": {"above_input_tokens": 300_000, "input_factor": 2,
+                                                   "output_factor": Decimal("1.50")}},
+              "claude-sonnet-4-5": {"long_context": None, "cache_read": "0.25"}}
+    assert stored_form(models, {"eu": 1.15}) == {
+        "models": {"claude-opus-4-8": {"input": "4.5", "output": "20", "bedrock_geography_premium": False,
+                                       "long_context": {"above_input_tokens": 300_000, "input_factor": "2",
+                                                        "output_factor": "1.50"}},
+                   "claude-sonnet-4-5": {"long_context": None, "cache_read": "0.25"}},
+        "bedrock_multipliers": {"eu": "1.15"}}
+    assert floats_in(stored_form(models, {"eu": 1.15})) == []
+
+
 @pytest.mark.parametrize("multipliers, message", [
     ({"eu": 0}, "multiplier for 'eu' must be greater than 0"),
+    ({"eu": "101"}, "multiplier for 'eu' must be at most 100"),
     ({"eu": "x"}, "must be a number"),
     ({"EU": "1.1"}, "lower-case profile prefixes"),
 ])
 def test_bad_bedrock_multipliers_are_refused(multipliers, message):
-    with pytest.raises(PriceOverrideError, match=message):
+    with pytest.raises(PriceOverrideError, match=message) as refused:
         PriceTable.load(bedrock_multipliers=multipliers)
+    assert refused.value.path == tuple(multipliers)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -266,8 +266,3 @@ class BreakerService:
                 return
             seen = self._read(seen.user_id, consistent=True)
 
-    def forget(self, user_id: str) -> None:
-        """Drop this instance's copy (an admin reset it)."""
-        with self._lock:
-            self._cache.pop(user_id, None)
-            self._failures.pop(user_id, None)

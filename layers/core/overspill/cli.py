@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from overspill.admin.cli import admin_command
 from overspill.config import Settings, SettingsError
 from overspill.exports.command import export_command
 from overspill.usage.rollup_command import rollups_command
@@ -41,5 +42,6 @@ def dev(host: str | None, port: int | None, anthropic_url: str | None, bedrock_e
         raise click.ClickException(f"cannot start: {error}") from None
 
 
+main.add_command(admin_command)
 main.add_command(export_command)
 main.add_command(rollups_command)

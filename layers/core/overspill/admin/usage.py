@@ -26,8 +26,9 @@ from decimal import Decimal
 
 from overspill.budgets import COUNTS_ALL
 from overspill.config import Settings
-from overspill.store.models import TeamModel, UserModel
 from overspill.store.rollups import RollupRepository
+from overspill.store.teams import TeamRepository
+from overspill.store.users import UserRepository
 from overspill.usage.rollups import ORG_PK, Counters, Kind, RollupKey, team_pk, user_pk
 from overspill.users import UserStatus
 
@@ -269,14 +270,12 @@ class UsageQueries:
                 if kind is Kind.TEAM_MONTH:  # teams (with "no team") add up to the organisation
                     cost_total += counters.cost_usd
                     spent_total += counters.cost_usd if counted else Decimal(0)
-        users = [UserBudget(budget, spent.get(user_pk(item.user_id), Decimal(0)), user_id=item.user_id,
-                            name=item.name, team=item.team, status=item.status)
-                 for item in UserModel.scan(UserModel.budget_usd.exists(),
-                                            attributes_to_get=["user_id", "name", "team", "status", "budget_usd"])
-                 if (budget := item.budget_usd) is not None and item.status != UserStatus.DELETED.value]
-        teams = [TeamBudget(budget, spent.get(team_pk(item.team), Decimal(0)), team=item.team)
-                 for item in TeamModel.scan(TeamModel.budget_usd.exists(), attributes_to_get=["team", "budget_usd"])
-                 if (budget := item.budget_usd) is not None]
+        users = [UserBudget(budget, spent.get(user_pk(user.user_id), Decimal(0)), user_id=user.user_id,
+                            name=user.name, team=user.team, status=user.status.value)
+                 for user in UserRepository().with_budget()
+                 if (budget := user.budget_usd) is not None and user.status is not UserStatus.DELETED]
+        teams = [TeamBudget(budget, spent.get(team_pk(team.team), Decimal(0)), team=team.team)
+                 for team in TeamRepository().with_budget() if (budget := team.budget_usd) is not None]
         users.sort(key=lambda b: (-b.percent_used, b.name, b.user_id))
         teams.sort(key=lambda b: (-b.percent_used, b.team))
         return BudgetReport(month, counts, users, teams, spent_total, cost_total)
@@ -297,11 +296,5 @@ def _group_key(key: RollupKey, group_by: str) -> str | None:
 
 
 def _people(user_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-    """Users' current names and teams, ``{user_id: (name, team)}``: one BatchGetItem per 100 users.
-
-    Read here rather than through UserRepository, which has no batch read yet."""
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    items = UserModel.batch_get(ids, attributes_to_get=["user_id", "name", "team"])
-    return {item.user_id: (item.name, item.team) for item in items}
+    """Users' current names and teams, ``{user_id: (name, team)}``: one BatchGetItem per 100 users."""
+    return {user_id: (user.name, user.team) for user_id, user in UserRepository().many(user_ids).items()}

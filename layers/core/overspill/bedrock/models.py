@@ -6,19 +6,28 @@ the opposite: it wants the bare id. So a resolution carries both.
 
 An unknown model is a clear 400 naming the setting that maps it, never a silent substitute: a developer who
 asked for Opus must not get Haiku because the table is old.
+
+Mappings come from three places, the later winning: the default table (for the configured geography), the
+deployment's ``OVERSPILL_BEDROCK_MODEL_MAP``, and the admins' map in the config table (``bedrock_model_map``),
+which each instance re-reads now and then (:class:`AdminMappings`) so that a change needs no redeploy.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import orjson
 
 from overspill.config import SettingsError
 from overspill.errors import GatewayError
+from overspill.observability import logger
 
 GEOGRAPHIES = ("us", "eu", "apac", "jp", "au", "global")
 MODEL_MAP_SETTING = "OVERSPILL_BEDROCK_MODEL_MAP"
@@ -51,6 +60,19 @@ _GEOGRAPHY_LIMITS: Mapping[str, frozenset[str]] = MappingProxyType({
 
 _ARN = re.compile(r"^arn:aws[\w-]*:bedrock:[\w-]*:\d*:(?P<kind>[\w-]+)/(?P<id>.+)$")
 
+MAX_NAME_CHARS = 200
+MAX_TARGET_CHARS = 1000
+# What a mapping may name, checked up front so that a typo is refused when it is made rather than becoming a
+# Bedrock 400 in some developer's session: a model id ("anthropic.claude-x-v1:0"), an inference-profile id
+# ("us.anthropic.claude-x-v1:0"), or the ARN of something Bedrock invokes.
+_BEDROCK_ID = re.compile(r"^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,3}(:[a-z0-9-]{1,63}){0,2}$")
+_INVOCABLE_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]*:(\d{12})?:"
+    r"(foundation-model|inference-profile|application-inference-profile|provisioned-model|imported-model|"
+    r"custom-model-deployment)/[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+_TARGET_EXAMPLES = ("anthropic.claude-x-v1:0, us.anthropic.claude-x-v1:0 or "
+                    "arn:aws:bedrock:<region>:<account>:inference-profile/…")
+
 
 @dataclass(frozen=True, slots=True)
 class ResolvedModel:
@@ -70,29 +92,91 @@ class UnknownModel(GatewayError):
         super().__init__(
             400,
             f"Overspill (Bedrock fallback): {why}, so this request cannot fall back to Bedrock. Ask your Overspill "
-            f"admin to map it in {MODEL_MAP_SETTING}, a JSON object from model name to Bedrock model id, "
-            f"inference-profile id or ARN, e.g. {example}.",
+            f"admin to map it, in the admin API's model mappings or in {MODEL_MAP_SETTING}, from the model name "
+            f"to a Bedrock model id, inference-profile id or ARN, e.g. {example}.",
             should_retry=False,
         )
         self.model = model
 
 
-class ModelMap:
-    """Resolves requested model names: admin overrides first, then the default table with a geography prefix."""
+class MappingError(ValueError):
+    """A model mapping the gateway cannot use. ``model`` is the requested name it is keyed by (None: the map
+    itself is wrong); the message says what is allowed, without naming where the map came from."""
 
-    def __init__(self, geography: str = "us", overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(self, model: str | None, message: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+class AdminMappings:
+    """The admins' model map from the config table, re-read at most every ``ttl_s`` (like the price book).
+
+    A bad document (the admin API refuses one, so only a hand edit makes it) or an unreachable table is logged
+    and the last good map kept: Bedrock fallback must go on working."""
+
+    def __init__(self, load: Callable[[], Any | None], *, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._load = load
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._map: Mapping[str, str] = MappingProxyType({})
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Mapping[str, str]:
+        now = self._clock()
+        if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
+            with self._lock:
+                if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
+                    self._reload()
+                    self._loaded_at = now
+        return self._map
+
+    def _reload(self) -> None:
+        try:
+            self._map = MappingProxyType(checked_mappings(self._load() or {}))
+        except MappingError as error:
+            logger.error("admin model mappings ignored: the stored document is invalid; keeping the last good map",
+                         extra={"error": str(error)})
+        except Exception:  # noqa: BLE001 - unreachable config table: keep routing with what we have
+            logger.exception("admin model mappings could not be read; keeping the last good map")
+
+
+class ModelMap:
+    """Resolves requested model names: admin mappings (read at run time), then the deployment's overrides, then
+    the default table with a geography prefix."""
+
+    def __init__(self, geography: str = "us", overrides: Mapping[str, str] | None = None, *,
+                 admin: AdminMappings | None = None) -> None:
         if geography not in GEOGRAPHIES:
             raise SettingsError(
                 f"{GEOGRAPHY_SETTING} must be one of {', '.join(GEOGRAPHIES)} (the Bedrock inference-profile "
                 f"prefix), got {geography!r}")
         self.geography = geography
-        self.overrides: Mapping[str, str] = MappingProxyType(_checked_map(dict(overrides or {})))
+        try:
+            self.overrides: Mapping[str, str] = MappingProxyType(checked_mappings(dict(overrides or {})))
+        except MappingError as error:
+            raise SettingsError(f"{MODEL_MAP_SETTING}: {error}") from None
+        self._admin = admin
+        self._merged: tuple[Mapping[str, str], Mapping[str, str]] | None = None
+
+    def mappings(self) -> Mapping[str, str]:
+        """Every explicit mapping in force now: the deployment's, with the admins' over them."""
+        if self._admin is None:
+            return self.overrides
+        admin = self._admin.current()
+        merged = self._merged
+        if merged is None or merged[0] is not admin:  # the admin map is a new object only when it was re-read
+            merged = (admin, MappingProxyType({**self.overrides, **admin}))
+            self._merged = merged
+        return merged[1]
 
     def resolve(self, requested: str) -> ResolvedModel:
         base, one_m = _split_1m(requested)
         extra = (CONTEXT_1M_BETA,) if one_m else ()
+        mappings = self.mappings()
         # An override keyed by the exact name (even with "[1m]") wins over one keyed by the base name.
-        override = self.overrides.get(requested) or self.overrides.get(base)
+        override = mappings.get(requested) or mappings.get(base)
         if override is not None:
             return ResolvedModel(requested, override, foundation_id_of(override), extra)
         foundation = DEFAULT_MODEL_IDS.get(base)
@@ -130,17 +214,35 @@ def parse_model_map(json_text: str | None) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SettingsError(f"{MODEL_MAP_SETTING} must be a JSON object from model name to Bedrock model id, "
                             f"got a JSON {type(value).__name__}")
-    return _checked_map(value)
+    try:
+        return checked_mappings(value)
+    except MappingError as error:
+        raise SettingsError(f"{MODEL_MAP_SETTING}: {error}") from None
 
 
-def _checked_map(mapping: dict) -> dict[str, str]:
+def checked_mappings(mapping: Any) -> dict[str, str]:
+    """A model map every source shares the rules of; raises MappingError naming the first bad entry."""
+    if not isinstance(mapping, Mapping):
+        raise MappingError(None, f"a model map must be an object from model name to Bedrock model id, got "
+                                 f"{type(mapping).__name__}")
     for name, target in mapping.items():
-        if not isinstance(name, str) or not name.strip():
-            raise SettingsError(f"{MODEL_MAP_SETTING}: model names must be non-empty strings, got {name!r}")
-        if not isinstance(target, str) or not target.strip() or any(c.isspace() for c in target):
-            raise SettingsError(f"{MODEL_MAP_SETTING}: the Bedrock id for {name!r} must be a non-empty string "
-                                f"without spaces, got {target!r}")
-    return mapping
+        if (not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS
+                or any(unicodedata.category(c).startswith("C") for c in name)):
+            raise MappingError(None if not isinstance(name, str) else name,
+                               f"model names must be non-empty strings of at most {MAX_NAME_CHARS} printable "
+                               f"characters, got {_shown(name)}")
+        if not isinstance(target, str) or not target.strip():
+            raise MappingError(name, f"the Bedrock id for {name!r} must be a non-empty string, got {_shown(target)}")
+        if len(target) > MAX_TARGET_CHARS or not (_BEDROCK_ID.match(target) or _INVOCABLE_ARN.match(target)):
+            raise MappingError(name, f"the Bedrock id for {name!r} must be a Bedrock model id, inference-profile id "
+                                     f"or ARN, lower-case without spaces (e.g. {_TARGET_EXAMPLES}), got "
+                                     f"{_shown(target)}")
+    return dict(mapping)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(str(value))} characters)"
 
 
 def _split_1m(requested: str) -> tuple[str, bool]:

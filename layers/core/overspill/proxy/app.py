@@ -8,7 +8,7 @@ from typing import Any
 
 from overspill.auth import Authenticator
 from overspill.aws import client
-from overspill.bedrock.models import ModelMap, parse_model_map
+from overspill.bedrock.models import AdminMappings, ModelMap, parse_model_map
 from overspill.bedrock.request import split_betas
 from overspill.breaker import BreakerService
 from overspill.budgets import BudgetService
@@ -22,7 +22,7 @@ from overspill.proxy import function_url
 from overspill.proxy.pipeline import Proxy
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.breakers import BreakerRepository
-from overspill.store.config import PRICE_OVERRIDES, ConfigRepository
+from overspill.store.config import MODEL_MAP, PRICE_OVERRIDES, ConfigRepository
 from overspill.store.models import bind_models, warm_connections
 from overspill.store.rollups import RollupRepository
 from overspill.store.teams import TeamRepository
@@ -47,11 +47,14 @@ def build_proxy(settings: Settings) -> Proxy:
         failure_window=timedelta(seconds=settings.breaker_failure_window_s),
         failure_cooldown=timedelta(seconds=settings.breaker_failure_cooldown_s),
         probe_lease=timedelta(seconds=settings.breaker_probe_lease_s),
+        open_recheck_s=settings.breaker_open_recheck_s,
     )
     vault = CredentialVault(settings)
     bedrock = BedrockUpstream(
         BedrockClients(settings, BedrockCredentialRepository(vault), vault),
-        ModelMap(settings.bedrock_geography, parse_model_map(settings.bedrock_model_map)),
+        # The admins' mappings are re-read as often as their price overrides: a change needs no redeploy.
+        ModelMap(settings.bedrock_geography, parse_model_map(settings.bedrock_model_map),
+                 admin=AdminMappings(lambda: ConfigRepository().get(MODEL_MAP), ttl_s=settings.pricing_cache_ttl_s)),
         drop_betas=frozenset(split_betas(settings.bedrock_drop_betas)),
         drop_fields=frozenset(split_betas(settings.bedrock_drop_fields)),
     )

@@ -18,6 +18,9 @@ class TeamRepository:
         except DoesNotExist:
             return None
 
+    def with_budget(self) -> list[Team]:
+        return [_to_team(item) for item in TeamModel.scan(TeamModel.budget_usd.exists())]
+
     def put(self, team: str, *, budget_usd: Decimal | None, cost_center: str | None = None) -> Team:
         """Create or replace a team's settings."""
         now = datetime.now(UTC)

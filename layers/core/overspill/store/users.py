@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -55,6 +56,15 @@ class UserRepository:
                 return None
             raise
         return _to_user(item)
+
+    def many(self, user_ids: Iterable[str]) -> dict[str, User]:
+        """Users by id (unknown ids are left out): one BatchGetItem per 100 ids."""
+        ids = sorted(set(user_ids))
+        return {item.user_id: _to_user(item) for item in UserModel.batch_get(ids)} if ids else {}
+
+    def with_budget(self) -> list[User]:
+        """Every user with a monthly budget (a Scan with a filter: a team's users, not millions)."""
+        return [_to_user(item) for item in UserModel.scan(UserModel.budget_usd.exists(), page_size=500)]
 
     def any_exists(self) -> bool:
         return next(iter(UserModel.scan(limit=1)), None) is not None
