@@ -35,6 +35,7 @@ def test_every_mutation_leaves_an_audit_entry(admin: AdminHarness):
           "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, "credentials.set"),
         ("DELETE", "/api/users/{user_id}/bedrock-credentials", None, "credentials.delete"),
         ("POST", "/api/users/{user_id}/breaker/reset", None, "breaker.reset"),
+        ("PUT", "/api/teams", {"team": "audit", "version": 0, "budget_usd": "100"}, "team.update"),
         ("PUT", "/api/pricing/overrides", {"version": pricing["version"], "models": {"claude-audit-1": {
             "input": "1", "output": "2", "cache_write_5m": "1.25", "cache_write_1h": "2", "cache_read": "0.1"}}},
          "pricing.update"),

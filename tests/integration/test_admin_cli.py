@@ -388,6 +388,17 @@ def test_users_update_sends_only_the_changes_with_the_version_read(admin: Admin)
     assert refused.exit_code == 1 and "email" in refused.stderr
 
 
+def test_a_team_budget_is_set_and_listed(admin: Admin):
+    admin.ok("users", "create", "Grace", "--team", "compilers")
+    set_ = json.loads(admin.ok("teams", "set", "compilers", "--budget", "750", "--cost-center", "CC-9",
+                               "--json").stdout)
+    assert (set_["budget_usd"], set_["cost_center"], set_["members"]) == ("750", "CC-9", 1)
+    again = json.loads(admin.ok("teams", "set", "compilers", "--budget", "none", "--json").stdout)
+    assert (again["budget_usd"], again["cost_center"]) == (None, "CC-9")  # what was not given stays
+    listed = admin.ok("teams", "list").stdout
+    assert "compilers" in listed and "CC-9" in listed
+
+
 def test_a_key_is_shown_once_with_the_line_to_paste(admin: Admin):
     user = json.loads(admin.ok("users", "create", "Margaret", "--json").stdout)
     issued = admin.ok("keys", "issue", user["user_id"])

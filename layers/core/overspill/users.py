@@ -46,3 +46,5 @@ class Team:
     team: str
     budget_usd: Decimal | None
     cost_center: str | None
+    version: int = 0                    # 0: the team has no item (no settings yet)
+    updated_at: datetime | None = None

@@ -607,6 +607,49 @@ def breaker_details(breaker: dict[str, Any]) -> None:
                                    field("last_status", text, "PLAN STATUS", right=True)]))
 
 
+# --- teams ------------------------------------------------------------------------------------------------
+
+TEAM_COLUMNS = [
+    field("team"), field("members", number, right=True),
+    Column("BUDGET USD", lambda r: money(r.get("budget_usd")) if r.get("budget_usd") is not None else "-", right=True),
+    field("cost_center"),
+]
+
+
+@admin_command.group("teams", cls=AdminGroup)
+def teams() -> None:
+    """Teams: their monthly budgets and cost centres."""
+
+
+@teams.command("list")
+@json_option
+def teams_list() -> None:
+    """List teams (named by users, or with settings)."""
+    session = _session()
+    answer = session.client.get("/teams")
+    session.show(answer, lambda a: echo_table(a.get("items") or [], TEAM_COLUMNS, empty="No teams yet."))
+
+
+@teams.command("set")
+@click.argument("team")
+@click.option("--budget", metavar="USD", help="Monthly budget in USD for the whole team; 'none' for no budget.")
+@click.option("--cost-center", help="The team's cost centre; '' to clear it.")
+@json_option
+def teams_set(team: str, budget: str | None, cost_center: str | None) -> None:
+    """Set a team's monthly budget and cost centre (what is not given stays as it is)."""
+    session = _session()
+    current = next((t for t in session.client.get("/teams").get("items") or [] if t.get("team") == team), None)
+    body: dict[str, Any] = {"team": team, "version": (current or {}).get("version", 0),
+                            "budget_usd": (current or {}).get("budget_usd"),
+                            "cost_center": (current or {}).get("cost_center")}
+    if budget is not None:
+        body["budget_usd"] = None if budget.strip().lower() in ("", "none") else budget.strip()
+    if cost_center is not None:
+        body["cost_center"] = cost_center.strip() or None
+    answer = session.client.request("PUT", "/teams", json=body).json()
+    session.show(answer, lambda a: echo_table([a], TEAM_COLUMNS, empty=""))
+
+
 @admin_command.group("breaker", cls=AdminGroup)
 def breaker() -> None:
     """A user's breaker (open: the plan is skipped and Bedrock answers)."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from overspill.admin.idempotency import Idempotency
     from overspill.admin.keys import KeyAdmin
     from overspill.admin.pricing import PricingAdmin
+    from overspill.admin.teams import TeamAdmin
     from overspill.admin.usage import UsageQueries
     from overspill.admin.users import UserAdmin
 
@@ -54,6 +55,12 @@ class AdminServices:
         from overspill.admin.users import UserAdmin
 
         return UserAdmin(self.audit, self.keys)
+
+    @cached_property
+    def teams(self) -> TeamAdmin:
+        from overspill.admin.teams import TeamAdmin
+
+        return TeamAdmin(self.audit)
 
     @cached_property
     def keys(self) -> KeyAdmin:
