@@ -27,6 +27,8 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 LAMBDA_MEMORY_MB = (128, 10_240)
 # The map travels in an environment variable; Lambda allows 4 KB for all of them together.
 MODEL_MAP_MAX_CHARS = 2048
+# The admin function's timeout: long enough for an on-demand export, at most Lambda's limit.
+ADMIN_TIMEOUT_S = (30, 900)
 # Concurrent batches per stream shard (Lambda's range for DynamoDB Streams).
 PARALLELIZATION_FACTOR = (1, 10)
 # Deliberately plain: one address, no display name or list (SNS confirms it by mail before anything is sent).
@@ -61,6 +63,12 @@ class DeployConfig:
     alarm_email: str = ""
     # The Bedrock fallback-share alarm: Bedrock's percentage of all requests over 15 minutes above which it fires.
     fallback_alarm_percent: int = 50
+    # The admin function answers the dashboard and the CLI; an on-demand export runs inside one of its requests
+    # (a month of days), so its timeout is minutes, not seconds.
+    admin_memory_mb: int = 512
+    admin_timeout_s: int = 300
+    # The dashboard's origin when it is served from elsewhere than the admin API (CORS); "" for none.
+    admin_cors_origin: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.stage, str) or not _STAGE.fullmatch(self.stage) or self.stage.endswith("-"):
@@ -94,6 +102,15 @@ class DeployConfig:
         if not 1 <= self.fallback_alarm_percent <= 100:
             raise ConfigError(f"context 'fallbackAlarmPercent' must be from 1 to 100 (Bedrock's share of all requests "
                               f"over 15 minutes above which the alarm fires); got {self.fallback_alarm_percent}")
+        low, high = LAMBDA_MEMORY_MB
+        if not low <= self.admin_memory_mb <= high:
+            raise ConfigError(f"context 'adminMemoryMb' must be a whole number of MB from {low} to {high} "
+                              f"(Lambda's limits); got {self.admin_memory_mb}")
+        low, high = ADMIN_TIMEOUT_S
+        if not low <= self.admin_timeout_s <= high:
+            raise ConfigError(f"context 'adminTimeoutSeconds' must be from {low} to {high} seconds (an on-demand "
+                              f"export runs within one admin request; Lambda allows 900); got {self.admin_timeout_s}")
+        self._check_cors_origin()
         if not 1 <= self.usage_retention_days <= 3650:
             raise ConfigError(f"context 'usageRetentionDays' must be from 1 to 3650 days; "
                               f"got {self.usage_retention_days}")
@@ -123,6 +140,18 @@ class DeployConfig:
                            account="123456789012", partition="aws")
         except (SettingsError, UngrantableModel) as error:
             raise ConfigError(f"context 'bedrockModelMap': {error}") from None
+
+    def _check_cors_origin(self) -> None:
+        origin = self.admin_cors_origin
+        parts = urlsplit(origin) if isinstance(origin, str) else None
+        if origin == "":
+            return
+        # What a browser sends as Origin, exactly: scheme, host and port, nothing else (no trailing slash).
+        if (parts is None or parts.scheme not in ("https", "http") or not parts.hostname or parts.path
+                or parts.query or parts.fragment or parts.username or "*" in origin):
+            raise ConfigError(f"context 'adminCorsOrigin' must be the dashboard's origin, e.g. "
+                              f"https://admin.example.com (scheme, host and port only), or empty for none; "
+                              f"got {origin!r}")
 
     @property
     def model_overrides(self) -> dict[str, str]:
@@ -214,5 +243,8 @@ _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "exportsNoncurrentVersionDays": ("exports_noncurrent_version_days", _integer),
     "alarmEmail": ("alarm_email", _text),
     "fallbackAlarmPercent": ("fallback_alarm_percent", _integer),
+    "adminMemoryMb": ("admin_memory_mb", _integer),
+    "adminTimeoutSeconds": ("admin_timeout_s", _integer),
+    "adminCorsOrigin": ("admin_cors_origin", _text),
 }
 CONTEXT_KEYS = tuple(_CONTEXT_KEYS)

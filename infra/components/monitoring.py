@@ -54,8 +54,8 @@ def _sum(series: dict[str, cloudwatch.IMetric], label: str,
 
 class Monitoring(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, proxy: lambda_.IFunction,
-                 rollup: lambda_.IFunction, export: lambda_.IFunction, rollup_failure_queue: sqs.IQueue,
-                 export_failure_queue: sqs.IQueue) -> None:
+                 rollup: lambda_.IFunction, export: lambda_.IFunction, admin: lambda_.IFunction,
+                 rollup_failure_queue: sqs.IQueue, export_failure_queue: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
@@ -118,6 +118,9 @@ class Monitoring(Construct):
                     "Export runs failed for good: re-run their periods (docs/operations.md, Finance exports)")
         self._alarm("ExportErrors", export.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                     "The export function failed (it is retried; the failure queue gets the runs that fail for good)")
+        # Refusals and bad input are answers (4xx); an error here is a request the admin API could not answer.
+        self._alarm("AdminErrors", admin.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                    "The admin function failed (unhandled errors): an admin or finance request got no answer")
         budgets = {scope: cloudwatch.Metric(
             namespace=NAMESPACE, metric_name="BudgetThresholdReached", statistic="Sum", period=FIVE_MINUTES,
             dimensions_map={"service": POWERTOOLS_SERVICE_NAME, "scope": scope, "threshold": "100"})

@@ -1,5 +1,5 @@
 """One stack per stage, ``Overspill-<stage>``: data, the proxy, the rollup, the finance exports and their Athena
-catalog, and the alarms and dashboard (admin and web join later as further constructs)."""
+catalog, the admin API with its Cognito sign-in, and the alarms and dashboard (the web dashboard joins later)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.components.admin import Admin
 from infra.components.athena import UsageCatalog
+from infra.components.auth import Auth
 from infra.components.data import Data
 from infra.components.exports import Exports
 from infra.components.monitoring import Monitoring
@@ -17,6 +19,9 @@ from infra.components.rollup import Rollup
 from infra.config import DeployConfig
 from overspill.exports.periods import PeriodKind
 from overspill.local.targets import STACK_OUTPUTS
+
+# Every admin route is under /api (overspill.admin.routes); the Function URL ends with "/".
+ADMIN_API_PATH = "api"
 
 
 class OverspillStack(Stack):
@@ -33,8 +38,13 @@ class OverspillStack(Stack):
         self.rollup = Rollup(self, "Rollup", config=config, data=self.data, core_layer=self.proxy.core_layer)
         self.exports = Exports(self, "Exports", config=config, data=self.data, core_layer=self.proxy.core_layer)
         self.catalog = UsageCatalog(self, "Catalog", config=config, bucket=self.exports.bucket)
+        self.auth = Auth(self, "Auth", config=config)
+        self.admin = Admin(self, "Admin", config=config, data=self.data, auth=self.auth,
+                           exports_bucket=self.exports.bucket, proxy_url=self.proxy.url.url,
+                           core_layer=self.proxy.core_layer)
         self.monitoring = Monitoring(self, "Monitoring", config=config, proxy=self.proxy.function,
                                      rollup=self.rollup.function, export=self.exports.function,
+                                     admin=self.admin.function,
                                      rollup_failure_queue=self.rollup.failure_queue,
                                      export_failure_queue=self.exports.failure_queue)
 
@@ -70,3 +80,21 @@ class OverspillStack(Stack):
                   description="Athena workgroup for finance queries (results in the exports bucket)")
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
                   description="SNS topic of the alarms (subscribe to it, or deploy with -c alarmEmail=<address>)")
+
+        # The admin API and its sign-in: what the dashboard's /config.json and the CLI need.
+        CfnOutput(self, "AdminApiUrl", value=self.admin.url.url,
+                  description="The admin API's Function URL (its routes are under /api)")
+        CfnOutput(self, "UserPoolId", value=self.auth.user_pool.user_pool_id,
+                  description="Cognito user pool of the admins (group admins) and finance (group finance)")
+        CfnOutput(self, "UserPoolClientId", value=self.auth.client.user_pool_client_id,
+                  description="The dashboard's and the CLI's Cognito app client (public: no secret)")
+        CfnOutput(self, "Region", value=self.region, description="The Region of this stack and its user pool")
+        CfnOutput(self, "DashboardConfig", value=self.to_json_string(self.dashboard_config()),
+                  description="The dashboard's config.json (the CLI reads the same document)")
+
+    def dashboard_config(self) -> dict[str, object]:
+        """What ``/config.json`` says for this deployment (``overspill.admin.client.DashboardConfig``): the API's
+        URL, and the pool and app client to sign in with."""
+        return {"apiBase": f"{self.admin.url.url}{ADMIN_API_PATH}",
+                "cognito": {"region": self.region, "userPoolId": self.auth.user_pool.user_pool_id,
+                            "clientId": self.auth.client.user_pool_client_id}}

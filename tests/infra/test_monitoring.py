@@ -73,8 +73,8 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(any_config):
     assert set(any_config.stack.monitoring.alarms) == {
         "ProxyErrors", "ProxyThrottles", "ProxyServerErrors", "BedrockFallbackShare", "RollupErrors",
         "RollupIteratorAge", "RollupFailureQueue", "ExportFailureQueue", "ExportErrors", "BudgetExhausted",
-        "UnpricedRequests"}
-    assert len(alarms) == 11
+        "UnpricedRequests", "AdminErrors"}
+    assert len(alarms) == 12
     topic = {"Ref": _topic_id(any_config)}
     for logical_id, alarm in alarms.items():
         props = alarm["Properties"]
@@ -92,6 +92,7 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(any_config):
     ("RollupErrors", "rollup", "Errors", "Sum", 0),
     ("RollupIteratorAge", "rollup", "IteratorAge", "Maximum", 10 * 60 * 1000),
     ("ExportErrors", "exports", "Errors", "Sum", 0),
+    ("AdminErrors", "admin", "Errors", "Sum", 0),
 ])
 def test_lambda_alarms(any_stage, name, function, metric_name, statistic, threshold):
     props = _alarm(any_stage, name)

@@ -9,7 +9,9 @@ from tests.infra.conftest import SPECS
 
 EXTRA_OUTPUTS = {"ProxyUrl", "PepperSecretArn", "CredentialsKeyArn", "ExportFunctionName", "ExportFailureQueueUrl",
                  "RollupFailureQueueUrl", "GlueDatabaseName", "GlueDailyTableName", "GlueMonthlyTableName",
-                 "AthenaWorkGroupName", "AlarmTopicArn"}
+                 "AthenaWorkGroupName", "AlarmTopicArn",
+                 # The admin API and its sign-in (tests/infra/test_admin.py).
+                 "AdminApiUrl", "UserPoolId", "UserPoolClientId", "Region", "DashboardConfig"}
 
 
 def test_every_output_the_cli_needs_names_the_resource_of_its_setting(any_stage):

@@ -145,15 +145,18 @@ def test_environment_fits_lambdas_4kb_limit(request, name):
 
 def test_function_url_streams_and_is_public(any_stage):
     function_id, _ = any_stage.function
-    _, url = any_stage.only("AWS::Lambda::Url")
+    _, url = any_stage.resource_of(any_stage.stack.proxy.url)
     assert url["Properties"]["AuthType"] == "NONE"
     assert url["Properties"]["InvokeMode"] == "RESPONSE_STREAM"
     assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert "Qualifier" not in url["Properties"]
     # A public URL needs both permissions (lambda:InvokeFunction only via the URL, since October 2025).
-    # (No other function has a resource-based policy: the export schedules invoke through their own role.)
-    permissions = {p["Properties"]["Action"]: p["Properties"]
-                   for p in any_stage.resources("AWS::Lambda::Permission").values()}
+    # (No other function has a resource-based policy but the admin API's, for its own URL: the export schedules
+    # invoke through their own role.)
+    every = [p["Properties"] for p in any_stage.resources("AWS::Lambda::Permission").values()]
+    admin = {"Fn::GetAtt": [any_stage.logical_id(any_stage.stack.admin.function), "Arn"]}
+    assert {str(p["FunctionName"]) for p in every} == {str(admin), str({"Fn::GetAtt": [function_id, "Arn"]})}
+    permissions = {p["Action"]: p for p in every if p["FunctionName"] != admin}
     assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
     assert permissions["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
     assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
@@ -163,7 +166,7 @@ def test_function_url_streams_and_is_public(any_stage):
 
 
 def test_url_is_an_output(any_stage):
-    url_id, _ = any_stage.only("AWS::Lambda::Url")
+    url_id, _ = any_stage.resource_of(any_stage.stack.proxy.url)
     outputs = any_stage.json["Outputs"]
     assert outputs["ProxyUrl"]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 

@@ -6,11 +6,11 @@ from infra.config import DeployConfig
 from tests.infra.conftest import SPECS
 
 STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::KMS::Key",
-            "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Athena::WorkGroup")
-# The tables, the pepper and the credentials key; a log group per function (proxy, rollup, export); the exports
-# bucket; the rollup's and the exports' failure queues; the Athena workgroup (its query history); the alarm topic's
-# key.
-STATEFUL_COUNT = len(SPECS) + 2 + 3 + 1 + 2 + 1 + 1
+            "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Athena::WorkGroup", "AWS::Cognito::UserPool")
+# The tables, the pepper and the credentials key; a log group per function (proxy, rollup, export, admin); the
+# exports bucket; the rollup's and the exports' failure queues; the Athena workgroup (its query history); the alarm
+# topic's key; the admins' user pool.
+STATEFUL_COUNT = len(SPECS) + 2 + 4 + 1 + 2 + 1 + 1 + 1
 
 
 def _stateful(synth) -> dict[str, dict]:

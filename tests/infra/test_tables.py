@@ -151,6 +151,8 @@ STABLE_LOGICAL_IDS = {
     "rollups_table": "DataRollupsTableEB91494D",
     "teams_table": "DataTeamsTable9AB576DA",
     "config_table": "DataConfigTable6430BC6B",
+    "audit_table": "DataAuditTableD7A94F1A",
+    "idempotency_table": "DataIdempotencyTable36C198C8",
 }
 PEPPER_LOGICAL_ID = "DataAccessKeyPepperBCF76882"
 # A new key would leave every stored Bedrock credential sealed under the old one.

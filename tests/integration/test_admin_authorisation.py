@@ -76,6 +76,13 @@ def test_cors_is_closed_unless_the_dashboard_origin_is_configured(harness: Admin
     with AdminHarness(admin_cors_origin="https://admin.example.com") as other:
         allowed = other.call("GET", "/api/me", headers={"Origin": "https://admin.example.com"})
         assert allowed.headers["access-control-allow-origin"] == "https://admin.example.com"
+        # The browser's preflight carries no token and is answered by the function itself.
+        preflight = other.call("OPTIONS", "/api/users", token=None, headers={
+            "Origin": "https://admin.example.com", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+        assert preflight.status_code in (200, 204)
+        assert preflight.headers["access-control-allow-origin"] == "https://admin.example.com"
+        assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
 
 
 def _path_params(path: str) -> list[str]:

@@ -48,14 +48,14 @@ class IssuedKey(AccessKeyView):
 
 class IssueKey(BaseModel):
     model_config = STRICT
-    expires_in_days: int | None = Field(default=None, ge=1, le=MAX_KEY_DAYS, description="null: no expiry")
+    expires_in_days: int | None = Field(default=None, ge=1, le=MAX_KEY_DAYS, strict=True, description="null: no expiry")
 
 
 class RotateKey(BaseModel):
     model_config = STRICT
-    grace_seconds: int | None = Field(default=None, ge=0, le=MAX_GRACE_S,
+    grace_seconds: int | None = Field(default=None, ge=0, le=MAX_GRACE_S, strict=True,
                                       description="How long the old key keeps working [the deployment's default]")
-    expires_in_days: int | None = Field(default=None, ge=1, le=MAX_KEY_DAYS)
+    expires_in_days: int | None = Field(default=None, ge=1, le=MAX_KEY_DAYS, strict=True)
 
 
 def key_view(key: AccessKey, now: datetime | None = None) -> AccessKeyView:

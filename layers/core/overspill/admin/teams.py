@@ -33,7 +33,7 @@ class TeamList(BaseModel):
 class TeamSettings(BaseModel):
     model_config = STRICT
     team: Label
-    version: int = Field(ge=0, description="The version you read (0 for a team without settings)")
+    version: int = Field(ge=0, strict=True, description="The version you read (0 for a team without settings)")
     budget_usd: Money | None = None
     cost_center: Label | None = None
 

@@ -55,7 +55,7 @@ class UserUpdate(BaseModel):
     """Only the fields present change; ``null`` clears an optional one."""
 
     model_config = STRICT
-    version: int = Field(ge=0, description="The version of the user you read")
+    version: int = Field(ge=0, strict=True, description="The version of the user you read")
     name: Text | None = None
     email: Email | None = None
     team: Label | None = None
@@ -66,7 +66,7 @@ class UserUpdate(BaseModel):
 
 class VersionOnly(BaseModel):
     model_config = STRICT
-    version: int | None = Field(default=None, ge=0, description="When given, refused (409) if stale")
+    version: int | None = Field(default=None, ge=0, strict=True, description="When given, refused (409) if stale")
 
 
 def view(user: User) -> UserView:
