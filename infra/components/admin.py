@@ -42,7 +42,8 @@ ADMIN_CODE_DIR = assets.REPO_ROOT / "functions" / "admin"
 #   (a conditional DeleteItem);
 # - breakers: read, and the reset (a conditional PutItem, like the proxy's);
 # - rollups: a user's or team's days (Query), and a period across owners (the by_period index, below);
-# - teams: the budget report (Scan with a filter); config: price overrides and the model map (GetItem, PutItem
+# - teams: the list and the budget report (Scan), a team's settings (GetItem, PutItem conditional on the
+#   version read); config: price overrides and the model map (GetItem, PutItem
 #   conditional on the version read);
 # - audit: one conditional PutItem per change, and the listing (Query); never UpdateItem or DeleteItem;
 # - idempotency: Powertools' records of idempotent creates (put in progress, complete, delete on failure; read
@@ -53,7 +54,7 @@ TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "credentials_table": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     "breakers_table": ("dynamodb:GetItem", "dynamodb:PutItem"),
     "rollups_table": ("dynamodb:Query",),
-    "teams_table": ("dynamodb:Scan",),
+    "teams_table": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"),
     "config_table": ("dynamodb:GetItem", "dynamodb:PutItem"),
     "audit_table": ("dynamodb:PutItem", "dynamodb:Query"),
     "idempotency_table": ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),

@@ -93,7 +93,7 @@ def expected_grants(synth: Synth) -> set[tuple[str, str]]:
         *table("breakers_table", "GetItem", "PutItem"),
         *table("rollups_table", "Query"),
         *table("rollups_table", "Query", index="by_period"),
-        *table("teams_table", "Scan"),
+        *table("teams_table", "GetItem", "PutItem", "Scan"),
         *table("config_table", "GetItem", "PutItem"),
         *table("audit_table", "PutItem", "Query"),
         *table("idempotency_table", "PutItem", "GetItem", "UpdateItem", "DeleteItem"),
@@ -432,6 +432,10 @@ def drive(http: httpx.Client, issuer, day, *, open_breaker) -> tuple[dict[str, h
     open_breaker(ada["user_id"])
     call("get_breaker", "GET", f"/api/users/{ada['user_id']}/breaker")
     call("reset_breaker", "POST", f"/api/users/{ada['user_id']}/breaker/reset")
+    # Teams: the list, and a budget set (then changed) with its version.
+    call("list_teams", "GET", "/api/teams")
+    call("set_team", "PUT", "/api/teams", json={"team": "data", "version": 0, "budget_usd": "900"})
+    call("change_team", "PUT", "/api/teams", json={"team": "data", "version": 1, "budget_usd": "1000"})
     # Usage, as finance reads it.
     window = {"from": str(day), "to": str(day)}
     call("overview", "GET", "/api/usage/overview", who=finance, params=window)
@@ -463,6 +467,7 @@ EXPECTED_STATUS = {
     "rotate_key": 201, "revoke_key": 200, "issue_bob_key": 201, "deactivate_bob": 200, "issue_key_refused": 409,
     "delete_bob": 200, "set_credentials": 200, "get_credentials": 200, "test_own_credentials": 200,
     "delete_credentials": 204, "test_role_credentials": 200, "get_breaker": 200, "reset_breaker": 200,
+    "list_teams": 200, "set_team": 200, "change_team": 200,
     "overview": 200, "series_user": 200, "series_team": 200, "series_model": 200, "series_route": 200,
     "series_of_ada": 200, "top_users": 200, "fallback_reasons": 200, "budgets": 200, "get_pricing": 200,
     "put_pricing": 200, "get_mappings": 200, "put_mappings": 200, "run_export": 201, "list_exports": 200,
