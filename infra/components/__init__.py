@@ -1,1 +1,2 @@
-"""Constructs of the Overspill app, one per concern (data, proxy; later admin, rollup, export, web, monitoring)."""
+"""Constructs of the Overspill app, one per concern: data, auth (Cognito), proxy, admin, rollup, exports,
+athena, monitoring (web comes with the dashboard)."""

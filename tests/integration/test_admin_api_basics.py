@@ -38,3 +38,11 @@ def test_a_bad_query_value_is_refused_naming_the_field(admin: AdminHarness):
     assert [f["field"] for f in response.json()["error"]["fields"]] == ["limit"]
     response = admin.call("GET", "/api/audit", params={"cursor": "not-a-cursor"})
     assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "cursor"
+
+
+def test_config_tells_a_client_that_knows_only_this_url_how_to_sign_in(admin: AdminHarness):
+    response = admin.call("GET", "/api/config", token=None)
+    assert response.status_code == 200
+    assert response.json() == {"apiBase": "/api", "cognito": {
+        "region": "us-east-1", "userPoolId": admin.settings.cognito_user_pool_id,
+        "clientId": admin.settings.cognito_client_ids, "endpoint": None}}

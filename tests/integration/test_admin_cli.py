@@ -478,3 +478,16 @@ def test_an_export_is_run_and_downloaded_through_its_link(admin: Admin, tmp_path
 
     missing = admin.run("exports", "download", "daily", "2025-01-01", "--out", str(tmp_path / "none.csv"))
     assert missing.exit_code == 1 and "(HTTP 404)" in missing.stderr and not (tmp_path / "none.csv").exists()
+
+
+def test_the_admin_apis_own_url_is_enough_to_sign_in(admin: Admin, deployment: Deployment):
+    # A deployment whose dashboard is not up yet: no /config.json, only the admin function's Function URL.
+    bare = FunctionUrlServer(("127.0.0.1", 0), AdminApi(deployment.services).handle, function_name="overspill-admin")
+    bare.serve_in_background()
+    try:
+        result = admin.run("--json", "whoami", url=bare.url)
+        assert result.exit_code == 0, result.output
+        assert orjson.loads(result.stdout)["role"] == "admin"
+    finally:
+        bare.shutdown()
+        bare.server_close()

@@ -20,7 +20,7 @@ def test_every_operation_names_its_role_and_only_health_is_open():
     document = json.loads(current_document())
     roles = {(method.upper(), path): operation[ROLE_EXTENSION]
              for path, operations in document["paths"].items() for method, operation in operations.items()}
-    assert {op for op, role in roles.items() if role == "none"} == {("GET", "/api/health")}
+    assert {op for op, role in roles.items() if role == "none"} == {("GET", "/api/health"), ("GET", "/api/config")}
     assert set(roles.values()) <= {"none", "finance", "admin"}
     # Finance reads usage, pricing and exports — and changes nothing.
     finance = {op for op, role in roles.items() if role == "finance"}

@@ -349,6 +349,11 @@ class AdminClient:
         if self._config is None:
             response = self._send("GET", f"{self.url}/config.json")
             if response.status_code != 200:
+                # The admin API's own URL (a deployment without its dashboard yet) says the same at /api/config.
+                fallback = self._send("GET", f"{self.url}/api/config")
+                if fallback.status_code == 200:
+                    response = fallback
+            if response.status_code != 200:
                 raise AdminClientError(f"{self.url}/config.json answered HTTP {response.status_code}: is {self.url} "
                                        "the Overspill URL (where the dashboard is)?")
             try:
