@@ -243,4 +243,4 @@ def test_a_bad_or_unreadable_admin_map_keeps_the_last_good_one(bad, captured_log
     clock.now += 30
     assert models.resolve("claude-new").invoke_id == "us.anthropic.claude-new-v1:0"
     assert documents.reads == 2
-    assert "keeping the last good map" in captured_logs.getvalue()
+    assert "keeping the last good one" in captured_logs.getvalue()

@@ -15,7 +15,6 @@ which each instance re-reads now and then (:class:`AdminMappings`) so that a cha
 from __future__ import annotations
 
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -27,7 +26,7 @@ import orjson
 
 from overspill.config import SettingsError
 from overspill.errors import GatewayError
-from overspill.observability import logger
+from overspill.live_document import LiveDocument
 
 GEOGRAPHIES = ("us", "eu", "apac", "jp", "au", "global")
 MODEL_MAP_SETTING = "OVERSPILL_BEDROCK_MODEL_MAP"
@@ -108,7 +107,7 @@ class MappingError(ValueError):
         self.model = model
 
 
-class AdminMappings:
+class AdminMappings(LiveDocument[Mapping[str, str]]):
     """The admins' model map from the config table, re-read at most every ``ttl_s`` (like the price book).
 
     A bad document (the admin API refuses one, so only a hand edit makes it) or an unreachable table is logged
@@ -116,30 +115,8 @@ class AdminMappings:
 
     def __init__(self, load: Callable[[], Any | None], *, ttl_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._load = load
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._map: Mapping[str, str] = MappingProxyType({})
-        self._loaded_at: float | None = None
-        self._lock = threading.Lock()
-
-    def current(self) -> Mapping[str, str]:
-        now = self._clock()
-        if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
-            with self._lock:
-                if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
-                    self._reload()
-                    self._loaded_at = now
-        return self._map
-
-    def _reload(self) -> None:
-        try:
-            self._map = MappingProxyType(checked_mappings(self._load() or {}))
-        except MappingError as error:
-            logger.error("admin model mappings ignored: the stored document is invalid; keeping the last good map",
-                         extra={"error": str(error)})
-        except Exception:  # noqa: BLE001 - unreachable config table: keep routing with what we have
-            logger.exception("admin model mappings could not be read; keeping the last good map")
+        super().__init__(load, lambda document: MappingProxyType(checked_mappings(document or {})),
+                         MappingProxyType({}), ttl_s=ttl_s, what="admin model mappings", clock=clock)
 
 
 class ModelMap:

@@ -7,14 +7,12 @@ table kept: a typo must not stop cost recording.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from overspill.observability import logger
-from overspill.pricing.overrides import PriceOverrideError
+from overspill.live_document import LiveDocument
 from overspill.pricing.table import Cost, PriceTable
 from overspill.usage.events import UsageEvent
 
@@ -25,32 +23,11 @@ _DUPLICATED_IN_EVENT = ("model", "route", "bedrock_model_id")
 class PriceBook:
     def __init__(self, load_overrides: Callable[[], Any | None], *, ttl_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._load_overrides = load_overrides
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._table = PriceTable.load()
-        self._loaded_at: float | None = None
-        self._lock = threading.Lock()
+        self._table = LiveDocument(load_overrides, _price_table, PriceTable.load(), ttl_s=ttl_s,
+                                   what="price overrides", clock=clock)
 
     def table(self) -> PriceTable:
-        now = self._clock()
-        if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
-            with self._lock:
-                if self._loaded_at is None or now - self._loaded_at >= self._ttl_s:
-                    self._reload()
-                    self._loaded_at = now
-        return self._table
-
-    def _reload(self) -> None:
-        try:
-            document = self._load_overrides() or {}
-            self._table = PriceTable.load(document.get("models"),
-                                          bedrock_multipliers=document.get("bedrock_multipliers"))
-        except (PriceOverrideError, AttributeError, TypeError) as error:
-            logger.error("price overrides ignored: the stored document is invalid; keeping the last good table",
-                         extra={"error": str(error)})
-        except Exception:  # noqa: BLE001 - unreachable config table: keep pricing with what we have
-            logger.exception("price overrides could not be read; keeping the last good table")
+        return self._table.current()
 
     def price(self, event: UsageEvent) -> None:
         """Set the event's cost (USD, exact), whether it is known, and the snapshot of the prices used."""
@@ -66,3 +43,8 @@ def cost_of_event(table: PriceTable, event: UsageEvent) -> Cost:
         # Nothing was used (a refusal, an error before any token): free whatever the model, and not "unknown".
         return Cost(Decimal(0), True, {})
     return table.cost_of(tokens, event.model, event.route, event.bedrock_model_id)
+
+
+def _price_table(document: Any | None) -> PriceTable:
+    document = document or {}
+    return PriceTable.load(document.get("models"), bedrock_multipliers=document.get("bedrock_multipliers"))

@@ -30,23 +30,17 @@ class AccessKeyRepository:
 
     def revoke(self, key_hash: str) -> AccessKey | None:
         """Revoke an active key; None when it is not active (already revoked, or gone)."""
-        try:
-            AccessKeyModel(key_hash).update(
-                actions=[AccessKeyModel.status.set(KeyStatus.REVOKED.value),
-                         AccessKeyModel.revoked_at.set(datetime.now(UTC))],
-                condition=AccessKeyModel.key_hash.exists() & (AccessKeyModel.status == KeyStatus.ACTIVE.value),
-            )
-        except UpdateError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise
-        return self.find(key_hash, consistent=True)
+        return self._change_active(key_hash, [AccessKeyModel.status.set(KeyStatus.REVOKED.value),
+                                              AccessKeyModel.revoked_at.set(datetime.now(UTC))])
 
     def expire_by(self, key_hash: str, expires_at: datetime) -> AccessKey | None:
         """Make an active key stop working at ``expires_at`` (a rotation's grace); None when it is not active."""
+        return self._change_active(key_hash, [AccessKeyModel.expires_at.set(expires_at)])
+
+    def _change_active(self, key_hash: str, actions: list) -> AccessKey | None:
         try:
             AccessKeyModel(key_hash).update(
-                actions=[AccessKeyModel.expires_at.set(expires_at)],
+                actions=actions,
                 condition=AccessKeyModel.key_hash.exists() & (AccessKeyModel.status == KeyStatus.ACTIVE.value),
             )
         except UpdateError as error:
