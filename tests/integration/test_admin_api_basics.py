@@ -46,3 +46,48 @@ def test_config_tells_a_client_that_knows_only_this_url_how_to_sign_in(admin: Ad
     assert response.json() == {"apiBase": "/api", "cognito": {
         "region": "us-east-1", "userPoolId": admin.settings.cognito_user_pool_id,
         "clientId": admin.settings.cognito_client_ids, "endpoint": None}}
+
+
+def test_a_refusal_before_the_resolver_still_carries_cors_for_the_dashboard_origin():
+    with AdminHarness(admin_cors_origin="https://admin.example.com") as admin:
+        response = admin.call("GET", "/api/me", token=None, headers={"Origin": "https://admin.example.com"})
+        assert response.status_code == 401
+        assert response.headers["access-control-allow-origin"] == "https://admin.example.com"
+        other = admin.call("GET", "/api/me", token=None, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_failure_of_ours_is_a_500_with_a_request_id_and_no_details(admin: AdminHarness, captured_logs):
+    from overspill.aws import client
+
+    client("dynamodb", admin.settings).delete_table(TableName=admin.settings.users_table)  # breaks every user read
+    response = admin.call("GET", "/api/users")
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["type"] == "api_error" and "request id" in error["message"]
+    assert "Table" not in error["message"] and "Traceback" not in response.text
+    assert "admin request failed" in captured_logs.getvalue()
+
+
+def test_dynamodb_out_of_reach_is_a_503_to_retry(admin: AdminHarness):
+    import socket
+    from dataclasses import replace
+
+    from overspill.admin.api import AdminApi
+    from overspill.admin.services import AdminServices
+    from overspill.local.function_url import FunctionUrlServer
+    from overspill.store.models import bind_models
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    unreachable = AdminServices(replace(admin.settings, aws_endpoint_url=f"http://127.0.0.1:{closed}"))
+    server = FunctionUrlServer(("127.0.0.1", 0), AdminApi(unreachable).handle)
+    server.serve_in_background()
+    try:
+        response = admin.http.get(f"{server.url}/api/users", headers={"Authorization": f"Bearer {admin.admin_token}"})
+        assert response.status_code == 503 and response.json()["error"]["type"] == "unavailable"
+    finally:
+        server.shutdown()
+        server.server_close()
+        bind_models(admin.settings)

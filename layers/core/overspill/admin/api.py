@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aws_lambda_powertools.event_handler import CORSConfig, LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import BotoCoreError
+from pynamodb.exceptions import PynamoDBConnectionError
 
 from overspill.admin.audit import Actor
 from overspill.admin.errors import AdminError, FieldProblem
@@ -127,6 +129,18 @@ def build_resolver(cors_origin: str | None) -> LambdaFunctionUrlResolver:
     def not_found(_: Exception) -> Response:
         return error_response(404, "not_found", "There is no such admin API endpoint.", ())
 
+    @resolver.exception_handler(Exception)
+    def failed(error: Exception) -> Response:
+        # Anything else is ours (or a dependency's) to fix: logged with its trace, answered without details.
+        request_id = scope().request_id
+        if _dependency_unavailable(error):
+            logger.exception("admin request failed: a dependency is unavailable", extra={"request_id": request_id})
+            return error_response(503, "unavailable", "A service Overspill depends on did not answer; try again "
+                                  f"shortly (request {request_id}).", ())
+        logger.exception("admin request failed", extra={"request_id": request_id})
+        return error_response(500, "api_error", "Overspill could not complete this request; try again, and give "
+                              f"an operator the request id {request_id} if it persists.", ())
+
     return resolver
 
 
@@ -199,20 +213,20 @@ class AdminApi:
                 except IdentityError as error:
                     logger.info("admin request refused", extra={"status": error.status, "reason": error.reason,
                                                                  "method": method, "path": path})
-                    return _as_dict(error_response(error.status, _identity_error_type(error.status),
-                                                   error.message, ()), self._resolver)
+                    return self._early(event, error_response(error.status, _identity_error_type(error.status),
+                                                             error.message, ()))
         if event.get("body"):
             if not _is_json(_header(event, "content-type")):
-                return _as_dict(error_response(415, "invalid_request", "Send the request body as JSON "
-                                               "(Content-Type: application/json).", ()), self._resolver)
+                return self._early(event, error_response(415, "invalid_request", "Send the request body as JSON "
+                                                         "(Content-Type: application/json).", ()))
             if not _is_utf8(event):
-                return _as_dict(error_response(400, "invalid_request", "The request body is not UTF-8 text.", ()),
-                                self._resolver)
+                return self._early(event, error_response(400, "invalid_request", "The request body is not UTF-8 "
+                                                                                 "text.", ()))
         if not known and method != "OPTIONS" and (methods := allowed_methods(path)):
             response = error_response(405, "invalid_request", f"{method} is not allowed here; use "
                                       f"{', '.join(methods)}.", ())
             response.headers["Allow"] = ", ".join(methods)
-            return _as_dict(response, self._resolver)
+            return self._early(event, response)
         token = _scope.set(RequestScope(self.services, caller, request_id))
         try:
             with self._lock:
@@ -222,6 +236,33 @@ class AdminApi:
                 return self._resolver.resolve(event, context)
         finally:
             _scope.reset(token)
+
+
+    def _early(self, event: dict[str, Any], response: Response) -> dict[str, Any]:
+        """An answer given before the resolver runs, with the CORS header the resolver would have added, so that a
+        dashboard on the configured origin can read a 401 and send its user to sign in."""
+        origin = self.services.settings.admin_cors_origin
+        if origin and _header(event, "origin") == origin:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return _as_dict(response)
+
+
+# DynamoDB's answers that mean "not now" rather than "wrong" (throttled, or the service itself failing).
+_UNAVAILABLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
+                                "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"})
+
+
+def _dependency_unavailable(error: BaseException) -> bool:
+    """A connection that failed or timed out, or a throttled / failing AWS service, anywhere in the cause chain."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, BotoCoreError):  # connect errors, timeouts (not ClientError: that is an answer)
+            return True
+        if isinstance(seen, PynamoDBConnectionError) and seen.cause_response_code in _UNAVAILABLE_CODES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_utf8(event: dict[str, Any]) -> bool:
@@ -251,7 +292,7 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _as_dict(response: Response, resolver: LambdaFunctionUrlResolver) -> dict[str, Any]:
+def _as_dict(response: Response) -> dict[str, Any]:
     headers = {"Content-Type": "application/json", **{k: v for k, v in response.headers.items()
                                                         if isinstance(v, str)}}
     return {"statusCode": int(HTTPStatus(response.status_code)), "headers": headers,
@@ -284,6 +325,7 @@ _ERROR_RESPONSES = {
     "409": "The change does not apply to the current state (a stale version, already deleted, …)",
     "415": "The body is not JSON",
     "422": "Bad input; `fields` names each field at fault",
+    "500": "Overspill failed (the message carries a request id for an operator)",
     "503": "Sign-in cannot be checked, or something the API depends on is down; try again shortly",
 }
 
