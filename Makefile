@@ -6,7 +6,7 @@ PY_STAMP := $(VENV)/.installed
 E2E_STAMP := tests/e2e/node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test test-unit test-integration test-e2e test-infra lint bench install clean
+.PHONY: dev test build test-unit test-integration test-e2e test-infra lint bench install clean
 
 dev: $(PY_STAMP)  ## run Overspill locally on the embedded AWS emulator
 	$(BIN)/overspill dev $(ARGS)
@@ -14,6 +14,11 @@ dev: $(PY_STAMP)  ## run Overspill locally on the embedded AWS emulator
 test: $(PY_STAMP) $(E2E_STAMP)  ## install what is needed and run every test tier
 	$(BIN)/ruff check layers functions infra tests bench
 	bash scripts/pytest-tiers tests/unit tests/integration tests/e2e tests/infra
+
+# pip for linux/arm64 (no Docker; needs PyPI unless the dependencies are unchanged), then zips, sha256s and Lambda's
+# size limits: see docs/deploy.md.
+build: $(PY_STAMP)  ## build every Lambda artefact into build/ (reproducible zips in build/dist)
+	$(BIN)/python scripts/build_lambda_assets.py $(ARGS)
 
 test-unit: $(PY_STAMP)
 	bash scripts/pytest-tiers tests/unit

@@ -22,6 +22,7 @@ for _path in (REPO_ROOT / "layers" / "core", REPO_ROOT):
         sys.path.insert(0, str(_path))
 
 from infra.config import ConfigError, DeployConfig  # noqa: E402
+from infra.nag import apply_nag  # noqa: E402
 from infra.stacks.overspill import OverspillStack  # noqa: E402
 
 
@@ -44,13 +45,23 @@ def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = Non
     return app
 
 
-def main() -> int:
+def main(*, outdir: str | None = None) -> int:
+    """``cdk synth``: the app, checked by cdk-nag's AwsSolutions pack (``outdir``: the CLI's, or CDK_OUTDIR)."""
     try:
-        app = build_app()
+        app = build_app(outdir=outdir)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    app.synth()
+    # A finding not acknowledged in infra/nag.py fails the synth, and so the deploy.
+    apply_nag(app)
+    try:
+        app.synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        # The report says each finding, where, and the rule id to fix or to acknowledge.
+        print(f"error: {error} (fix each finding, or acknowledge it with a reason in infra/nag.py)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,8 +31,17 @@ MODEL_MAP_MAX_CHARS = 2048
 ADMIN_TIMEOUT_S = (30, 900)
 # Concurrent batches per stream shard (Lambda's range for DynamoDB Streams).
 PARALLELIZATION_FACTOR = (1, 10)
+# The optional API Gateway front: stage throttling (API Gateway's default account quotas are 10,000 requests/s with
+# bursts of 5,000) and the WAF rate-based rule's per-IP limit over 5 minutes (AWS WAF's range).
+REST_API_RATE_LIMIT = (1, 10_000)
+REST_API_BURST_LIMIT = (1, 5_000)
+WAF_RATE_LIMIT_PER_5MIN = (10, 2_000_000_000)
 # Deliberately plain: one address, no display name or list (SNS confirms it by mail before anything is sent).
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[A-Za-z]{2,}")
+# A DNS name CloudFront can serve: lowercase labels of letters, digits and '-', at least two, no wildcard.
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+# CloudFront takes its certificates from ACM in us-east-1 only, whatever the stack's Region.
+_CLOUDFRONT_CERTIFICATE = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}")
 
 
 class ConfigError(ValueError):
@@ -69,6 +78,17 @@ class DeployConfig:
     admin_timeout_s: int = 300
     # The dashboard's origin when it is served from elsewhere than the admin API (CORS); "" for none.
     admin_cors_origin: str = ""
+    # An API Gateway REST API with AWS WAF in front of the proxy (infra/components/rest_api.py), besides the
+    # Function URL. Its stage's steady rate and burst (requests/s, all clients together) and the WAF's per-IP limit
+    # (requests per 5 minutes: an office behind one NAT address shares it).
+    rest_api: bool = False
+    rest_api_rate_limit: int = 100
+    rest_api_burst_limit: int = 200
+    waf_rate_limit_per_5min: int = 3000
+    # The dashboard under a domain of its own (a CloudFront alternate name) and that domain's ACM certificate in
+    # us-east-1: both or neither; "" serves it under the distribution's *.cloudfront.net name.
+    web_domain_name: str = ""
+    web_certificate_arn: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.stage, str) or not _STAGE.fullmatch(self.stage) or self.stage.endswith("-"):
@@ -111,6 +131,8 @@ class DeployConfig:
             raise ConfigError(f"context 'adminTimeoutSeconds' must be from {low} to {high} seconds (an on-demand "
                               f"export runs within one admin request; Lambda allows 900); got {self.admin_timeout_s}")
         self._check_cors_origin()
+        self._check_rest_api()
+        self._check_web_domain()
         if not 1 <= self.usage_retention_days <= 3650:
             raise ConfigError(f"context 'usageRetentionDays' must be from 1 to 3650 days; "
                               f"got {self.usage_retention_days}")
@@ -152,6 +174,36 @@ class DeployConfig:
             raise ConfigError(f"context 'adminCorsOrigin' must be the dashboard's origin, e.g. "
                               f"https://admin.example.com (scheme, host and port only), or empty for none; "
                               f"got {origin!r}")
+
+    def _check_web_domain(self) -> None:
+        domain, certificate = self.web_domain_name, self.web_certificate_arn
+        if not isinstance(domain, str) or not isinstance(certificate, str) or bool(domain) != bool(certificate):
+            raise ConfigError(f"context 'webDomainName' and 'webCertificateArn' go together: give both (the "
+                              f"dashboard's domain and its ACM certificate in us-east-1) or neither; got "
+                              f"webDomainName={domain!r}, webCertificateArn={certificate!r}")
+        if not domain:
+            return
+        if not _DOMAIN.fullmatch(domain):
+            raise ConfigError(f"context 'webDomainName' must be a domain name such as admin.example.com (no scheme, "
+                              f"path or wildcard); got {domain!r}")
+        if not _CLOUDFRONT_CERTIFICATE.fullmatch(certificate):
+            raise ConfigError(f"context 'webCertificateArn' must be the ARN of an ACM certificate in us-east-1 "
+                              f"(CloudFront uses no other Region), e.g. arn:aws:acm:us-east-1:123456789012:"
+                              f"certificate/<id>; got {certificate!r}")
+
+    def _check_rest_api(self) -> None:
+        if not isinstance(self.rest_api, bool):
+            raise ConfigError(f"context 'restApi' must be true or false; got {self.rest_api!r}")
+        for key, value, (low, high), what in (
+                ("restApiRateLimit", self.rest_api_rate_limit, REST_API_RATE_LIMIT,
+                 "requests per second through the API Gateway stage, all clients together"),
+                ("restApiBurstLimit", self.rest_api_burst_limit, REST_API_BURST_LIMIT,
+                 "requests the API Gateway stage takes at once above its rate"),
+                ("wafRateLimitPer5Min", self.waf_rate_limit_per_5min, WAF_RATE_LIMIT_PER_5MIN,
+                 "requests from one IP address in 5 minutes before AWS WAF blocks it")):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"context {key!r} must be a whole number from {low} to {high} ({what}); "
+                                  f"got {value!r}")
 
     @property
     def model_overrides(self) -> dict[str, str]:
@@ -206,6 +258,15 @@ def _integer(key: str, raw: Any) -> int:
     raise ConfigError(f"context {key!r} must be a whole number; got {raw!r}")
 
 
+def _boolean(key: str, raw: Any) -> bool:
+    """true/false in cdk.json, "true"/"false" with -c."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ConfigError(f"context {key!r} must be true or false; got {raw!r}")
+
+
 def _upper(key: str, raw: Any) -> str:
     return _text(key, raw).upper()
 
@@ -246,5 +307,11 @@ _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "adminMemoryMb": ("admin_memory_mb", _integer),
     "adminTimeoutSeconds": ("admin_timeout_s", _integer),
     "adminCorsOrigin": ("admin_cors_origin", _text),
+    "restApi": ("rest_api", _boolean),
+    "restApiRateLimit": ("rest_api_rate_limit", _integer),
+    "restApiBurstLimit": ("rest_api_burst_limit", _integer),
+    "wafRateLimitPer5Min": ("waf_rate_limit_per_5min", _integer),
+    "webDomainName": ("web_domain_name", _lower),
+    "webCertificateArn": ("web_certificate_arn", _text),
 }
 CONTEXT_KEYS = tuple(_CONTEXT_KEYS)

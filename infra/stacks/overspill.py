@@ -1,5 +1,5 @@
 """One stack per stage, ``Overspill-<stage>``: data, the proxy, the rollup, the finance exports and their Athena
-catalog, the admin API with its Cognito sign-in, and the alarms and dashboard (the web dashboard joins later)."""
+catalog, the admin API with its Cognito sign-in, the alarms and dashboard, and the web dashboard (CloudFront)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from infra.components.data import Data
 from infra.components.exports import Exports
 from infra.components.monitoring import Monitoring
 from infra.components.proxy import Proxy
+from infra.components.rest_api import RestApiFront
 from infra.components.rollup import Rollup
+from infra.components.web import Web
 from infra.config import DeployConfig
 from overspill.exports.periods import PeriodKind
 from overspill.local.targets import STACK_OUTPUTS
@@ -35,6 +37,9 @@ class OverspillStack(Stack):
 
         self.data = Data(self, "Data", config=config)
         self.proxy = Proxy(self, "Proxy", config=config, data=self.data)
+        # Optional: the same proxy function behind API Gateway REST and AWS WAF (the Function URL stays).
+        self.rest_api = (RestApiFront(self, "RestApi", config=config, proxy_function=self.proxy.function)
+                         if config.rest_api else None)
         self.rollup = Rollup(self, "Rollup", config=config, data=self.data, core_layer=self.proxy.core_layer)
         self.exports = Exports(self, "Exports", config=config, data=self.data, core_layer=self.proxy.core_layer)
         self.catalog = UsageCatalog(self, "Catalog", config=config, bucket=self.exports.bucket)
@@ -42,6 +47,9 @@ class OverspillStack(Stack):
         self.admin = Admin(self, "Admin", config=config, data=self.data, auth=self.auth,
                            exports_bucket=self.exports.bucket, proxy_url=self.proxy.url.url,
                            core_layer=self.proxy.core_layer)
+        # The dashboard, with the admin API on its origin under /api (config.json: "apiBase": "/api").
+        self.web = Web(self, "Web", config=config, api_url=self.admin.url, api_path=ADMIN_API_PATH,
+                       dashboard_config=self.dashboard_config())
         self.monitoring = Monitoring(self, "Monitoring", config=config, proxy=self.proxy.function,
                                      rollup=self.rollup.function, export=self.exports.function,
                                      admin=self.admin.function,
@@ -50,6 +58,10 @@ class OverspillStack(Stack):
 
         CfnOutput(self, "ProxyUrl", value=self.proxy.url.url,
                   description="Function URL; developers set ANTHROPIC_BASE_URL=<this>ak/<their access key>")
+        if self.rest_api is not None:
+            CfnOutput(self, "RestApiUrl", value=self.rest_api.url,
+                      description="API Gateway REST front (AWS WAF); developers may set "
+                                  "ANTHROPIC_BASE_URL=<this>ak/<their access key> instead of the ProxyUrl one")
         CfnOutput(self, "PepperSecretArn", value=self.data.pepper.secret_arn,
                   description="The access-key pepper (never rotate: it would invalidate every key)")
         CfnOutput(self, "CredentialsKeyArn", value=self.data.credentials_key.key_arn,
@@ -91,6 +103,15 @@ class OverspillStack(Stack):
         CfnOutput(self, "Region", value=self.region, description="The Region of this stack and its user pool")
         CfnOutput(self, "DashboardConfig", value=self.to_json_string(self.dashboard_config()),
                   description="The dashboard's config.json (the CLI reads the same document)")
+        CfnOutput(self, "DashboardUrl", value=self.web.url,
+                  description="The web dashboard (sign in as a member of the admins or finance group); "
+                              "also an Overspill URL for the CLI")
+        CfnOutput(self, "DashboardBucketName", value=self.web.bucket.bucket_name,
+                  description="The dashboard's files (written by the deployment; served only through CloudFront)")
+        CfnOutput(self, "DistributionId", value=self.web.distribution.distribution_id,
+                  description="The dashboard's CloudFront distribution (invalidated by each deployment)")
+        CfnOutput(self, "DistributionDomainName", value=self.web.distribution.distribution_domain_name,
+                  description="Where a DNS record for webDomainName points (CNAME or alias)")
 
     def dashboard_config(self) -> dict[str, object]:
         """What ``/config.json`` says for this deployment (``overspill.admin.client.DashboardConfig``): the API's

@@ -11,7 +11,9 @@ EXTRA_OUTPUTS = {"ProxyUrl", "PepperSecretArn", "CredentialsKeyArn", "ExportFunc
                  "RollupFailureQueueUrl", "GlueDatabaseName", "GlueDailyTableName", "GlueMonthlyTableName",
                  "AthenaWorkGroupName", "AlarmTopicArn",
                  # The admin API and its sign-in (tests/infra/test_admin.py).
-                 "AdminApiUrl", "UserPoolId", "UserPoolClientId", "Region", "DashboardConfig"}
+                 "AdminApiUrl", "UserPoolId", "UserPoolClientId", "Region", "DashboardConfig",
+                 # The dashboard's hosting (tests/infra/test_web.py).
+                 "DashboardUrl", "DashboardBucketName", "DistributionId", "DistributionDomainName"}
 
 
 def test_every_output_the_cli_needs_names_the_resource_of_its_setting(any_stage):

@@ -83,5 +83,5 @@ def instance_proxy() -> Proxy:
 
 
 def handle_function_url_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    proxy = instance_proxy()
-    return function_url.to_response(proxy.handle(function_url.to_request(event, context)))
+    # Function URL and API Gateway REST events alike (function_url reads both; an unreadable one gets a 400).
+    return function_url.handle(event, context, instance_proxy)
