@@ -26,7 +26,7 @@ test-integration: $(PY_STAMP)
 	bash scripts/pytest-tiers tests/integration
 test-e2e: $(PY_STAMP) $(E2E_STAMP)
 	bash scripts/pytest-tiers tests/e2e
-test-infra: $(PY_STAMP)
+test-infra: $(PY_STAMP) $(E2E_STAMP)
 	bash scripts/pytest-tiers tests/infra
 
 lint: $(PY_STAMP)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, DefaultStackSynthesizer, Fn, Stack, Stage, Validations
+from aws_cdk import Acknowledgment, CfnResource, DefaultStackSynthesizer, Stack, Stage, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -249,8 +249,11 @@ def _bucket_deployment_handler(stack: OverspillStack) -> Iterable[tuple[CfnResou
     synthesizer = stack.synthesizer
     if isinstance(synthesizer, DefaultStackSynthesizer):
         qualifier = synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
-        assets = DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier)
-        assets_objects = f"arn:{stack.partition}:s3:::{Fn.sub(assets)}/*"
+        # The name as the synthesizer writes it: the stack's Region and account where the environment names them
+        # (the cdk CLI sets CDK_DEFAULT_REGION), CloudFormation's pseudo parameters where it does not.
+        assets = (DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier)
+                  .replace("${AWS::Region}", stack.region).replace("${AWS::AccountId}", stack.account))
+        assets_objects = f"arn:{stack.partition}:s3:::{assets}/*"
         yield policy, _wildcard(stack, assets_objects), REASONS["IAM5-bucket-deployment"]
     yield policy, _wildcard(stack, web.bucket.arn_for_objects("*")), REASONS["IAM5-bucket-deployment"]
     yield policy, _wildcard(stack, "*"), REASONS["IAM5-bucket-deployment"]
