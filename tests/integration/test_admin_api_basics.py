@@ -91,3 +91,11 @@ def test_dynamodb_out_of_reach_is_a_503_to_retry(admin: AdminHarness):
         server.shutdown()
         server.server_close()
         bind_models(admin.settings)
+
+
+def test_an_admin_api_without_its_user_pool_says_it_is_not_configured():
+    with AdminHarness(cognito_user_pool_id=None) as admin:
+        response = admin.call("GET", "/api/me")
+        assert response.status_code == 503
+        assert "OVERSPILL_COGNITO_USER_POOL_ID" in response.json()["error"]["message"]
+        assert admin.call("GET", "/api/health", token=None).status_code == 200

@@ -95,9 +95,9 @@ class AdminHarness:
 
     def __init__(self, **overrides: Any) -> None:
         self.issuer = TokenIssuer()
-        self.settings = Settings(cognito_user_pool_id=POOL_ID, cognito_client_ids=CLIENT_ID,
-                                 cognito_jwks_url=self.issuer.jwks_url, proxy_public_url="http://127.0.0.1:8787",
-                                 **overrides)
+        defaults = {"cognito_user_pool_id": POOL_ID, "cognito_client_ids": CLIENT_ID,
+                    "cognito_jwks_url": self.issuer.jwks_url, "proxy_public_url": "http://127.0.0.1:8787"}
+        self.settings = Settings(**{**defaults, **overrides})
         self._mock = mock_aws()
         self._saved_env: dict[str, str | None] = {}
         self.server: FunctionUrlServer | None = None

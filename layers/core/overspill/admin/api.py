@@ -25,6 +25,7 @@ from pynamodb.exceptions import PynamoDBConnectionError
 from overspill.admin.audit import Actor
 from overspill.admin.errors import AdminError, FieldProblem
 from overspill.admin.identity import IdentityError, Principal, Role, require
+from overspill.config import SettingsError
 from overspill.observability import logger
 
 if TYPE_CHECKING:
@@ -207,7 +208,14 @@ class AdminApi:
             known, role = role_for(method, path)
             if role is not OPEN or not known:
                 try:
-                    caller = self.services.verifier.authenticate(_header(event, "authorization"))
+                    verifier = self.services.verifier
+                except SettingsError as error:
+                    # A deployment mistake, not the caller's: say so instead of failing every request with a 502.
+                    logger.error("admin API not configured", extra={"error": str(error)})
+                    return self._early(event, error_response(503, "unavailable", f"The admin API is not configured: "
+                                                                                f"{error}.", ()))
+                try:
+                    caller = verifier.authenticate(_header(event, "authorization"))
                     if role is not OPEN:
                         require(caller, role)
                 except IdentityError as error:
