@@ -30,6 +30,18 @@ class Clock:
         self.mono += seconds
 
 
+class AtomicWrites(BreakerRepository):
+    """DynamoDB applies a conditional write atomically per item. moto in-process checks the condition and then writes,
+    in Python, so two threads can both pass the check (seen in CI: two probes). Writes are serialised here, as
+    DynamoDB does them, so that the race under test is ours, not moto's."""
+
+    _lock = threading.Lock()
+
+    def replace(self, new, *, expected_revision: int) -> bool:
+        with self._lock:
+            return super().replace(new, expected_revision=expected_revision)
+
+
 @pytest.fixture
 def table(monkeypatch):
     for name, value in TEST_AWS_ENV.items():
@@ -38,7 +50,7 @@ def table(monkeypatch):
         settings = Settings()
         create_tables(settings)
         bind_models(settings)
-        yield BreakerRepository()
+        yield AtomicWrites()
 
 
 @pytest.fixture
