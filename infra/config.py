@@ -40,7 +40,10 @@ WAF_RATE_LIMIT_PER_5MIN = (10, 2_000_000_000)
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[A-Za-z]{2,}")
 # A DNS name CloudFront can serve: lowercase labels of letters, digits and '-', at least two, no wildcard.
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
-# CloudFront takes its certificates from ACM in us-east-1 only, whatever the stack's Region.
+# A regional ACM certificate (API Gateway's regional domains); CloudFront takes its certificates from ACM in
+# us-east-1 only, whatever the stack's Region.
+_REGIONAL_CERTIFICATE = re.compile(
+    r"arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+){1,2}-\d{1,2}:\d{12}:certificate/[0-9a-f-]{36}")
 _CLOUDFRONT_CERTIFICATE = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}")
 
 
@@ -85,6 +88,10 @@ class DeployConfig:
     rest_api_rate_limit: int = 100
     rest_api_burst_limit: int = 200
     waf_rate_limit_per_5min: int = 3000
+    # The REST front under a domain of its own and that domain's ACM certificate in the stack's Region: both or
+    # neither (and only with restApi); "" keeps API Gateway's execute-api name.
+    rest_api_domain_name: str = ""
+    rest_api_certificate_arn: str = ""
     # The dashboard under a domain of its own (a CloudFront alternate name) and that domain's ACM certificate in
     # us-east-1: both or neither; "" serves it under the distribution's *.cloudfront.net name.
     web_domain_name: str = ""
@@ -204,6 +211,21 @@ class DeployConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(f"context {key!r} must be a whole number from {low} to {high} ({what}); "
                                   f"got {value!r}")
+        domain, certificate = self.rest_api_domain_name, self.rest_api_certificate_arn
+        if not isinstance(domain, str) or not isinstance(certificate, str) or bool(domain) != bool(certificate):
+            raise ConfigError(f"context 'restApiDomainName' and 'restApiCertificateArn' go together: give both (the "
+                              f"REST front's domain and its ACM certificate in the stack's Region) or neither; got "
+                              f"restApiDomainName={domain!r}, restApiCertificateArn={certificate!r}")
+        if not domain:
+            return
+        if not self.rest_api:
+            raise ConfigError("context 'restApiDomainName' needs restApi=true (it names the REST front)")
+        if not _DOMAIN.fullmatch(domain):
+            raise ConfigError(f"context 'restApiDomainName' must be a domain name such as claude.example.com (no "
+                              f"scheme, path or wildcard); got {domain!r}")
+        if not _REGIONAL_CERTIFICATE.fullmatch(certificate):
+            raise ConfigError(f"context 'restApiCertificateArn' must be the ARN of an ACM certificate, e.g. "
+                              f"arn:aws:acm:eu-west-1:123456789012:certificate/<id>; got {certificate!r}")
 
     @property
     def model_overrides(self) -> dict[str, str]:
@@ -311,6 +333,8 @@ _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "restApiRateLimit": ("rest_api_rate_limit", _integer),
     "restApiBurstLimit": ("rest_api_burst_limit", _integer),
     "wafRateLimitPer5Min": ("waf_rate_limit_per_5min", _integer),
+    "restApiDomainName": ("rest_api_domain_name", _lower),
+    "restApiCertificateArn": ("rest_api_certificate_arn", _text),
     "webDomainName": ("web_domain_name", _lower),
     "webCertificateArn": ("web_certificate_arn", _text),
 }

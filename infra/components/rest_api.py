@@ -16,6 +16,7 @@ import json
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
@@ -136,10 +137,21 @@ class RestApiFront(Construct):
         wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=self.api.deployment_stage.stage_arn,
                                    web_acl_arn=self.web_acl.attr_arn)
 
+        # A domain of the team's own (regional, TLS 1.2), mapped to the stage at its root, so that the path the
+        # function sees is /ak/<key>/v1/… as through the Function URL. The WAF guards the stage either way.
+        self.domain = None
+        self._domain_name = config.rest_api_domain_name  # the literal name, for the URL developers are given
+        if config.rest_api_domain_name:
+            self.domain = self.api.add_domain_name(
+                "Domain", domain_name=config.rest_api_domain_name,
+                certificate=acm.Certificate.from_certificate_arn(self, "Certificate", config.rest_api_certificate_arn),
+                endpoint_type=apigateway.EndpointType.REGIONAL, security_policy=apigateway.SecurityPolicy.TLS_1_2)
+
     @property
     def url(self) -> str:
-        """The stage's invoke URL, ending with "/"."""
-        return self.api.url
+        """Where developers point Claude Code: the custom domain when there is one, else the stage's invoke URL
+        (ending with "/")."""
+        return f"https://{config_domain}/" if (config_domain := self._domain_name) else self.api.url
 
     def _web_acl(self, config: DeployConfig) -> wafv2.CfnWebACL:
         name = f"overspill-{config.stage}-rest"

@@ -62,6 +62,9 @@ class OverspillStack(Stack):
             CfnOutput(self, "RestApiUrl", value=self.rest_api.url,
                       description="API Gateway REST front (AWS WAF); developers may set "
                                   "ANTHROPIC_BASE_URL=<this>ak/<their access key> instead of the ProxyUrl one")
+            if self.rest_api.domain is not None:
+                CfnOutput(self, "RestApiDomainTarget", value=self.rest_api.domain.domain_name_alias_domain_name,
+                          description="Point the REST front's domain here (a CNAME or an alias record)")
         CfnOutput(self, "PepperSecretArn", value=self.data.pepper.secret_arn,
                   description="The access-key pepper (never rotate: it would invalidate every key)")
         CfnOutput(self, "CredentialsKeyArn", value=self.data.credentials_key.key_arn,

@@ -37,6 +37,8 @@ OPTIONS_CONTEXT = {
     "adminCorsOrigin": "https://admin.example.com",
     "webDomainName": "overspill.example.com",
     "webCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5bd4a4-8f5e-4c2f-9d53-2b8f0c1e7a91",
+    "restApiDomainName": "claude.example.com",
+    "restApiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1c6ce5b5-9f6f-4d3f-8e64-3c9f1d2f8ba2",
     **_switched_on_flags(),
 }
 # The defaults (cdk.json alone) are what `cdk synth` builds: test_cdk_synth_… checks them through main().

@@ -235,3 +235,35 @@ def test_defaults_are_the_documented_ones():
 def test_bad_values_fail_the_synth_naming_the_key(key, value):
     with pytest.raises(ConfigError, match=f"'{key}'"):
         build_app({key: value})
+
+
+DOMAIN_CONTEXT = {**FLAGGED_CONTEXT, "restApiDomainName": "claude.example.com",
+                  "restApiCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                                           "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}
+
+
+def test_a_custom_domain_fronts_the_stage_at_its_root_with_tls_1_2(synth):
+    with_domain = synth(**DOMAIN_CONTEXT)
+    [(_, domain)] = with_domain.resources("AWS::ApiGateway::DomainName").items()
+    props = domain["Properties"]
+    assert props["DomainName"] == "claude.example.com"
+    assert props["RegionalCertificateArn"] == DOMAIN_CONTEXT["restApiCertificateArn"]
+    assert props["EndpointConfiguration"] == {"Types": ["REGIONAL"]} and props["SecurityPolicy"] == "TLS_1_2"
+    [(_, mapping)] = with_domain.resources("AWS::ApiGateway::BasePathMapping").items()
+    assert "BasePath" not in mapping["Properties"] or mapping["Properties"]["BasePath"] in ("", "(none)")
+    outputs = with_domain.json["Outputs"]
+    assert outputs["RestApiUrl"]["Value"] == "https://claude.example.com/"
+    assert "RestApiDomainTarget" in outputs
+
+
+@pytest.mark.parametrize(("context", "key"), [
+    ({"restApi": "true", "restApiDomainName": "claude.example.com"}, "restApiDomainName"),
+    ({"restApiDomainName": "claude.example.com",
+      "restApiCertificateArn": DOMAIN_CONTEXT["restApiCertificateArn"]}, "restApiDomainName"),
+    ({**DOMAIN_CONTEXT, "restApiDomainName": "https://claude.example.com/"}, "restApiDomainName"),
+    ({**DOMAIN_CONTEXT, "restApiCertificateArn": "arn:aws:iam::123456789012:server-certificate/x"},
+     "restApiCertificateArn"),
+])
+def test_a_bad_custom_domain_fails_the_synth_naming_the_key(context, key):
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        build_app(context)
