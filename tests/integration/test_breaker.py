@@ -4,30 +4,14 @@ on a real DynamoDB table (moto)."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from moto import mock_aws
 
 from overspill.breaker import BreakerService, BreakerState, Route
-from overspill.config import Settings
 from overspill.fallback import FallbackReason, FallbackSignal
-from overspill.local.provision import create_tables
 from overspill.store.breakers import BreakerRepository
-from overspill.store.models import bind_models
-from tests.support.gateway import TEST_AWS_ENV
-
-START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-        self.mono = 0.0
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-        self.mono += seconds
+from tests.support.breakers import START, Clock, breaker_table, instance, settle
 
 
 class AtomicWrites(BreakerRepository):
@@ -43,32 +27,14 @@ class AtomicWrites(BreakerRepository):
 
 
 @pytest.fixture
-def table(monkeypatch):
-    for name, value in TEST_AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        settings = Settings()
-        create_tables(settings)
-        bind_models(settings)
-        yield AtomicWrites()
+def table():
+    with breaker_table(AtomicWrites) as repository:
+        yield repository
 
 
 @pytest.fixture
 def clock():
     return Clock()
-
-
-def instance(table, clock, **overrides) -> BreakerService:
-    options = dict(cache_ttl_s=5, failure_threshold=3, failure_window=timedelta(seconds=60),
-                   failure_cooldown=timedelta(seconds=120), probe_lease=timedelta(seconds=60), open_recheck_s=30)
-    options.update(overrides)
-    return BreakerService(table, clock=lambda: clock.now, monotonic=lambda: clock.mono, **options)
-
-
-def settle(write) -> None:
-    """Run the breaker write the proxy defers until after the response."""
-    if write is not None:
-        write()
 
 
 def plan_limit(clock, seconds=3600) -> FallbackSignal:

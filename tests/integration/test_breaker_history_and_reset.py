@@ -3,31 +3,18 @@ copy saying "open": injectable clocks, the real repository on moto (the history 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
-from moto import mock_aws
 
-from overspill.breaker import HISTORY_LIMIT, BreakerService, BreakerState, Route, reset
+from overspill.breaker import HISTORY_LIMIT, BreakerState, Route, reset
 from overspill.config import Settings, SettingsError
 from overspill.fallback import FallbackReason, FallbackSignal
-from overspill.local.provision import create_tables
 from overspill.store.breakers import BreakerRepository
-from overspill.store.models import bind_models
-from tests.support.gateway import TEST_AWS_ENV
+from tests.support.breakers import OPEN_RECHECK_S, Clock, breaker_table, instance, settle
 
-START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-RECHECK_S = 30
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-        self.mono = 0.0
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-        self.mono += seconds
+RECHECK_S = OPEN_RECHECK_S
 
 
 class CountingRepository(BreakerRepository):
@@ -46,32 +33,14 @@ class CountingRepository(BreakerRepository):
 
 
 @pytest.fixture
-def table(monkeypatch):
-    for name, value in TEST_AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        settings = Settings()
-        create_tables(settings)
-        bind_models(settings)
-        yield CountingRepository()
+def table() -> Iterator[CountingRepository]:
+    with breaker_table(CountingRepository) as repository:
+        yield repository
 
 
 @pytest.fixture
-def clock():
+def clock() -> Clock:
     return Clock()
-
-
-def instance(table, clock, **overrides) -> BreakerService:
-    options = dict(cache_ttl_s=5, failure_threshold=3, failure_window=timedelta(seconds=60),
-                   failure_cooldown=timedelta(seconds=120), probe_lease=timedelta(seconds=60),
-                   open_recheck_s=RECHECK_S)
-    options.update(overrides)
-    return BreakerService(table, clock=lambda: clock.now, monotonic=lambda: clock.mono, **options)
-
-
-def settle(write) -> None:
-    if write is not None:
-        write()
 
 
 def plan_limit(clock, seconds=3600) -> FallbackSignal:
