@@ -32,6 +32,7 @@ from constructs import Construct
 from infra import assets
 from infra.components.runtime import function_log_group, function_role
 from infra.config import DeployConfig
+from overspill.dashboard_policy import content_security_policy
 
 DIST_DIR = assets.REPO_ROOT / "admin_web" / "dist"
 CONFIG_KEY = "config.json"
@@ -81,24 +82,6 @@ def spa_routes_code(api_path: str) -> str:
     return f"var API_PREFIX = {json.dumps(f'/{api_path}/')};\n{_SPA_ROUTES_JS}"
 
 
-def content_security_policy(cognito_origin: str) -> str:
-    """What the built dashboard may load: its own files, its own origin's API, and Cognito's sign-in endpoint.
-    Styles may also be inline (UI libraries set them; a style cannot run script); data: URLs are Vite's inlined
-    small images and fonts."""
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        f"connect-src 'self' {cognito_origin}",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
-
-
 def same_origin_config(dashboard_config: Mapping[str, Any], api_path: str) -> dict[str, Any]:
     """``config.json`` as served with the API on the same origin: a relative ``apiBase``, and AWS's own Cognito
     endpoint for the Region (``"endpoint": null``; only a local run names another)."""
@@ -109,7 +92,8 @@ def same_origin_config(dashboard_config: Mapping[str, Any], api_path: str) -> di
 def dashboard_source(dist_dir: Path) -> s3deploy.ISource:
     """The built dashboard, or a page saying it is not built (a deployment without it still serves the API)."""
     if (dist_dir / "index.html").is_file():
-        return s3deploy.Source.asset(str(dist_dir))
+        # .vite/ holds the build manifest, read by the bundle-size check only: not for viewers.
+        return s3deploy.Source.asset(str(dist_dir), exclude=[".vite"])
     return s3deploy.Source.data("index.html", PLACEHOLDER_HTML)
 
 

@@ -121,3 +121,43 @@ def _fresh_fakes(anthropic: FakeAnthropic, bedrock: FakeBedrock) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keeps each phase's report on the test, so the browser fixture can screenshot a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.browser import CHROMIUM, DIST_INDEX, LAUNCH_ARGS
+
+    assert CHROMIUM.exists(), f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium package"
+    assert DIST_INDEX.exists(), f"the dashboard is not built ({DIST_INDEX}): `make test` builds it"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest):
+    """A fresh browser context (no stored session) at 1280 px; screenshotted when the test fails."""
+    from tests.e2e.browser import WIDE, screenshot
+
+    context = browser.new_context(viewport=WIDE, locale="en-US", timezone_id="Europe/Paris")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        screenshot(page, f"failure-{request.node.name}")
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"

@@ -380,6 +380,8 @@ def test_a_built_dashboard_is_deployed_as_built(tmp_path):
     (dist / "index.html").write_text('<!doctype html><script type="module" src="/assets/index-Ab1.js"></script>')
     (dist / "assets" / "index-Ab1.js").write_text("console.log('overspill')")
     (dist / "favicon.svg").write_text("<svg/>")
+    (dist / ".vite").mkdir()
+    (dist / ".vite" / "manifest.json").write_text("{}")  # the build's own record: not deployed
     template, outdir = _web_component(tmp_path, dist)
     files = _deployed_files(template, outdir)
     assert set(files) == {"index.html", "assets/index-Ab1.js", "favicon.svg", "config.json"}

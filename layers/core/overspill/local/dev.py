@@ -19,6 +19,7 @@ from urllib.parse import unquote
 import orjson
 
 from overspill.config import Settings
+from overspill.dashboard_policy import content_security_policy
 from overspill.keys import generate_key
 from overspill.local.aws_emulator import AwsEmulator
 from overspill.local.cognito import ensure_user_pool, generate_password, jwks_url
@@ -85,6 +86,12 @@ class Dashboard:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        # The headers CloudFront adds on AWS; the CSP names the local Cognito endpoint once it is known.
+        self.security_headers = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                                 "referrer-policy": "strict-origin-when-cross-origin"}
+
+    def allow_sign_in_at(self, cognito_origin: str) -> None:
+        self.security_headers["content-security-policy"] = content_security_policy(cognito_origin)
 
     @property
     def built(self) -> bool:
@@ -99,8 +106,8 @@ class Dashboard:
                         or "application/octet-stream")
         if content_type.startswith("text/") or content_type in ("application/json", "image/svg+xml"):
             content_type += "; charset=utf-8"
-        return 200, {"content-type": content_type, "cache-control": "no-cache",
-                     "x-content-type-options": "nosniff"}, file.read_bytes()
+        return 200, {"content-type": content_type, "cache-control": "no-cache", **self.security_headers}, \
+            file.read_bytes()
 
     def _file(self, path: str) -> Path | None:
         relative = unquote(path).lstrip("/")
@@ -199,6 +206,7 @@ class DevServer:
             "endpoint": self.settings.aws_endpoint_url,
         }}
         self._config = orjson.dumps(config)
+        self.dashboard.allow_sign_in_at(self.settings.aws_endpoint_url)
         self.state.write(CONFIG_FILE, orjson.dumps(config, option=orjson.OPT_INDENT_2).decode())
 
     @property
