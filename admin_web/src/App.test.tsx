@@ -1,4 +1,4 @@
-import { NotAuthorizedException, type CognitoIdentityProviderClient } from "@aws-sdk/client-cognito-identity-provider";
+import { NotAuthorizedException } from "@aws-sdk/client-cognito-identity-provider";
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router";
@@ -8,35 +8,24 @@ import { ServicesContext, type Me, type Services } from "./app/context";
 import { SessionStore } from "./auth/session";
 import { Layout } from "./components/Layout";
 import type { RuntimeConfig } from "./config";
+import { COGNITO, fakeCognito } from "./test/fixtures";
 
-const CONFIG: RuntimeConfig = {
-  apiBase: "/api",
-  cognito: { region: "eu-west-1", userPoolId: "eu-west-1_pool", clientId: "app-client", endpoint: null },
-};
+const CONFIG: RuntimeConfig = { apiBase: "/api", cognito: COGNITO };
 
 const ADMIN: Me = { username: "ada", role: "admin", groups: ["admins"] };
 const FINANCE: Me = { username: "fin", role: "finance", groups: ["finance"] };
 
-interface SentCommand {
-  name: string;
-  input: Record<string, unknown>;
-}
-
 /** The real SessionStore (localStorage) over a fake Cognito: sign-in always works, refreshes as `refresh` says. */
 function cognitoStore(refresh: "works" | "refused" = "works") {
-  const sent: SentCommand[] = [];
   let issued = 0;
-  const client = {
-    send: async (command: { input: Record<string, unknown>; constructor: { name: string } }) => {
-      sent.push({ name: command.constructor.name, input: command.input });
-      if (command.constructor.name === "GlobalSignOutCommand") return {};
-      if (command.input.AuthFlow === "REFRESH_TOKEN_AUTH" && refresh === "refused") {
-        throw new NotAuthorizedException({ message: "Refresh Token has been revoked", $metadata: {} });
-      }
-      issued += 1;
-      return { AuthenticationResult: { AccessToken: `access-${issued}`, RefreshToken: "refresh", ExpiresIn: 3600 } };
-    },
-  } as unknown as CognitoIdentityProviderClient;
+  const { client, sent } = fakeCognito((command) => {
+    if (command.name === "GlobalSignOutCommand") return {};
+    if (command.input.AuthFlow === "REFRESH_TOKEN_AUTH" && refresh === "refused") {
+      throw new NotAuthorizedException({ message: "Refresh Token has been revoked", $metadata: {} });
+    }
+    issued += 1;
+    return { AuthenticationResult: { AccessToken: `access-${issued}`, RefreshToken: "refresh", ExpiresIn: 3600 } };
+  });
   return { session: new SessionStore(CONFIG.cognito, window.localStorage, client), sent };
 }
 

@@ -162,8 +162,11 @@ def test_a_form_with_bad_values_shows_the_apis_errors_beside_the_fields(dev: Dev
     expect(page).to_have_url(re.compile(r"/users$"))  # nothing was created
 
 
-def test_an_expired_session_signs_in_again_and_returns_to_the_same_page(dev: DevRun, page: Page):
+def test_the_session_survives_a_reload_and_an_expired_one_returns_to_the_same_page(dev: DevRun, page: Page):
     sign_in(page, dev.url, "admin", PASSWORD)
+    page.reload()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert "token" not in page.url.lower()
     target = "/usage?from=2026-11-01&to=2026-11-20&group_by=model"
     # Tokens a pool no longer accepts (as after a password reset or a sign-out elsewhere): refresh fails too.
     page.evaluate("""() => {

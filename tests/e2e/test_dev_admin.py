@@ -27,6 +27,8 @@ from tests.e2e.conftest import ROOT, DevRun, free_port, start_dev, stop_dev
 
 PASSWORD_LINE = re.compile(r"^Admin password \(shown this once; kept in (.+)\): (\S+)$", re.MULTILINE)
 ENV_PASSWORD = "Env-Chosen-Passw0rd!"
+# `make test` builds the dashboard first; `overspill dev` then serves it (and says so) at /.
+DASHBOARD_BUILT = (ROOT / "admin_web" / "dist" / "index.html").is_file()
 
 
 @dataclass
@@ -68,7 +70,8 @@ def me(run: DevRun, token: str) -> httpx.Response:
 
 def test_the_first_start_prints_the_admin_sign_in_once_and_keeps_the_password_private(admin_dev: AdminDev):
     log = admin_dev.first_log
-    assert f"Admin API at {admin_dev.run.url}/api: sign in as admin" in log
+    dashboard = f", dashboard at {admin_dev.run.url}/" if DASHBOARD_BUILT else ""
+    assert f"Admin API at {admin_dev.run.url}/api{dashboard}: sign in as admin" in log
     assert log.count(admin_dev.password) == 1
     kept = admin_dev.state_dir / "admin-password"
     assert PASSWORD_LINE.search(log).group(1) == str(kept)
@@ -93,9 +96,13 @@ def test_health_is_open_and_everything_else_under_api_needs_a_token(admin_dev: A
         refused = httpx.get(admin_dev.run.url + path)
         assert refused.status_code == 401, (path, refused.text)
         assert refused.json()["error"]["type"] == "authentication_error"
-    # Only /api and what is under it is the admin API's: a look-alike path is the gateway's, as before.
+    # Only /api and what is under it is the admin API's: a look-alike path is the dashboard's (a route of the app)
+    # when it is built, the gateway's 404 otherwise.
     lookalike = httpx.get(admin_dev.run.url + "/apiary")
-    assert lookalike.status_code == 404 and lookalike.headers["x-overspill-error"] == "not_found_error"
+    if DASHBOARD_BUILT:
+        assert lookalike.status_code == 200 and lookalike.headers["content-type"].startswith("text/html")
+    else:
+        assert lookalike.status_code == 404 and lookalike.headers["x-overspill-error"] == "not_found_error"
 
 
 def test_config_json_names_the_local_pool_and_is_never_cached(admin_dev: AdminDev):

@@ -3,23 +3,14 @@
  * Exports, Settings and Audit pages make. Money and prices are decimal strings, as the API sends them.
  */
 import type { ApiClient } from "./client";
+import type { Totals } from "./usage";
 
 // --- exports ---------------------------------------------------------------------------------------------------
 
 export type PeriodKind = "daily" | "monthly";
 
-export interface ExportTotals {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-  cache_read_tokens: number;
-  /** Priced requests only. */
-  cost_usd: string;
-  unpriced_requests: number;
-}
+/** An export's counters: the usage Totals without the `tokens` sum (the CSV has each kind of token apart). */
+export type ExportTotals = Omit<Totals, "tokens">;
 
 export interface ExportView {
   kind: PeriodKind;

@@ -2,12 +2,8 @@
  * The answers of GET /api/usage/* (as docs/openapi.json describes them) and one small fetch per operation.
  * Money is a decimal string ("12.345678"); days are UTC days ("2026-11-24").
  */
+import type { DayRange } from "../components/DateRange";
 import type { ApiClient } from "./client";
-
-export interface DayRange {
-  from: string;
-  to: string;
-}
 
 /** Counters of one slice of usage (a range, a route, a group, a reason). */
 export interface Totals {

@@ -1,12 +1,7 @@
-import {
-  InvalidPasswordException,
-  NotAuthorizedException,
-  type CognitoIdentityProviderClient,
-} from "@aws-sdk/client-cognito-identity-provider";
-import type { RuntimeConfig } from "../config";
+import { InvalidPasswordException, NotAuthorizedException } from "@aws-sdk/client-cognito-identity-provider";
+import { COGNITO, fakeCognito, type SentCommand } from "../test/fixtures";
 import { SessionExpiredError, SessionStore, SignInError, type StoredSession } from "./session";
 
-const COGNITO: RuntimeConfig["cognito"] = { region: "eu-west-1", userPoolId: "eu-west-1_pool", clientId: "app-client", endpoint: null };
 const STORAGE_KEY = "overspill.session";
 const T0 = Date.UTC(2026, 10, 24, 9, 0, 0);
 
@@ -31,24 +26,6 @@ class MemoryStorage implements Storage {
   setItem(key: string, value: string) {
     this.map.set(key, String(value));
   }
-}
-
-interface SentCommand {
-  name: string;
-  input: Record<string, unknown>;
-}
-
-/** A Cognito client that records each command (by class name and input) and answers with `answer`. */
-function fakeCognito(answer: (command: SentCommand) => unknown) {
-  const sent: SentCommand[] = [];
-  const client = {
-    send: async (command: { input: Record<string, unknown>; constructor: { name: string } }) => {
-      const record = { name: command.constructor.name, input: command.input };
-      sent.push(record);
-      return answer(record);
-    },
-  };
-  return { client: client as unknown as CognitoIdentityProviderClient, sent };
 }
 
 function tokens(accessToken: string, refreshToken?: string, expiresIn = 3600) {

@@ -7,10 +7,10 @@ import { Link, useSearchParams } from "react-router";
 import type { AuditEntry, AuditFilters } from "../api/admin";
 import { Field } from "../components/Field";
 import { Empty, ErrorState, Loaded } from "../components/States";
+import { TableWrap } from "../components/TableWrap";
 import { Time } from "../components/Time";
 import { changesOf, shortValue } from "./audit/changes";
 import { useAuditLog } from "./audit/useAuditLog";
-import { TableWrap } from "./settings/TableWrap";
 
 const FILTER_NAMES = ["actor", "target_type", "target_id"] as const;
 

@@ -11,11 +11,10 @@ import { DateRangePicker, useDateRange } from "../components/DateRange";
 import { SelectField } from "../components/Field";
 import { Empty, ErrorState, Loaded } from "../components/States";
 import { Time } from "../components/Time";
-import { formatCount, formatMoney } from "../lib/format";
 import { browser } from "./exports/browser";
-import { formatPeriod, newestFirst } from "./exports/periods";
+import { ExportFilesTable, fileKey } from "./exports/ExportFilesTable";
+import { newestFirst } from "./exports/periods";
 import { RunExport } from "./exports/RunExport";
-import { TableWrap } from "./settings/TableWrap";
 
 type KindFilter = "all" | PeriodKind;
 
@@ -137,65 +136,26 @@ function ExportTable({ items }: { items: ExportView[] }) {
           ; the {link.download.manifest_url ? "links work" : "link works"} until <Time iso={link.download.expires_at} />.
         </div>
       )}
-      <TableWrap label="Export files">
-        <table>
-          <caption className="visually-hidden">Exports in the range, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Period</th>
-              <th scope="col">Kind</th>
-              <th scope="col" className="num">Rows</th>
-              <th scope="col" className="num">Total cost</th>
-              <th scope="col">Complete</th>
-              <th scope="col">Generated</th>
-              <th scope="col">
-                <span className="visually-hidden">Download</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((item) => (
-              <tr key={fileKey(item)}>
-                <th scope="row">{formatPeriod(item.kind, item.period)}</th>
-                <td>{item.kind === "daily" ? "Daily" : "Monthly"}</td>
-                <td className="num">{formatCount(item.rows)}</td>
-                <td className="num">
-                  {formatMoney(item.totals.cost_usd)}
-                  {item.totals.unpriced_requests > 0 && (
-                    <div className="muted" style={{ fontSize: "0.8rem" }}>
-                      + {formatCount(item.totals.unpriced_requests)} unpriced requests
-                    </div>
-                  )}
-                </td>
-                <td>
-                  {item.complete ? (
-                    <span className="badge ok">Complete</span>
-                  ) : (
-                    <span className="badge warn" title="The period had not settled when it was read: running it again later may find late usage">
-                      Not settled
-                    </span>
-                  )}
-                </td>
-                <td>
-                  <Time iso={item.generated_at} />
-                </td>
-                <td>
-                  <button type="button" onClick={() => void start(item)} disabled={pendingFile !== null}>
-                    {pendingFile === fileKey(item) ? "Preparing…" : "Download"}{" "}
-                    <span className="visually-hidden">
-                      {item.kind} export for {item.period}
-                    </span>
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <ExportFilesTable
+        label="Export files"
+        caption="Exports in the range, newest first"
+        hideCaption
+        files={items}
+        extraColumns={[
+          { header: "Generated", cell: (item) => <Time iso={item.generated_at} /> },
+          {
+            header: <span className="visually-hidden">Download</span>,
+            cell: (item) => (
+              <button type="button" onClick={() => void start(item)} disabled={pendingFile !== null}>
+                {pendingFile === fileKey(item) ? "Preparing…" : "Download"}{" "}
+                <span className="visually-hidden">
+                  {item.kind} export for {item.period}
+                </span>
+              </button>
+            ),
+          },
+        ]}
+      />
     </>
   );
-}
-
-function fileKey(item: ExportView): string {
-  return `${item.kind}:${item.period}`;
 }

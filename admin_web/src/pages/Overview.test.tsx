@@ -1,8 +1,9 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import axe from "axe-core";
-import type { BudgetsView, FallbackReasonsView, OverviewView, Totals, TopUsersView } from "../api/usage";
+import type { BudgetsView, FallbackReasonsView, OverviewView, TopUsersView } from "../api/usage";
 import { addDays, utcToday } from "../lib/format";
+import { totals } from "../test/fixtures";
 import { renderPage, type FakeRoutes } from "../test/render";
 import Overview from "./Overview";
 
@@ -10,22 +11,6 @@ const FROM = "2026-11-01";
 const TO = "2026-11-03";
 const PATH = `/?from=${FROM}&to=${TO}`;
 const MONTH = utcToday().slice(0, 7);
-
-function totals(counts: Partial<Totals>): Totals {
-  return {
-    requests: 0,
-    errors: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_write_5m_tokens: 0,
-    cache_write_1h_tokens: 0,
-    cache_read_tokens: 0,
-    tokens: 0,
-    cost_usd: "0",
-    unpriced_requests: 0,
-    ...counts,
-  };
-}
 
 const OVERVIEW: OverviewView = {
   from: FROM,

@@ -1,31 +1,17 @@
-import { InvalidPasswordException, NotAuthorizedException, type CognitoIdentityProviderClient } from "@aws-sdk/client-cognito-identity-provider";
+import { InvalidPasswordException, NotAuthorizedException } from "@aws-sdk/client-cognito-identity-provider";
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import App from "../App";
 import { SessionStore } from "../auth/session";
 import type { RuntimeConfig } from "../config";
+import { COGNITO, fakeCognito, type SentCommand } from "../test/fixtures";
 import { safeNext } from "./SignIn";
 
-const CONFIG: RuntimeConfig = {
-  apiBase: "/api",
-  cognito: { region: "eu-west-1", userPoolId: "eu-west-1_pool", clientId: "app-client", endpoint: null },
-};
-
-interface SentCommand {
-  name: string;
-  input: Record<string, unknown>;
-}
+const CONFIG: RuntimeConfig = { apiBase: "/api", cognito: COGNITO };
 
 /** The real SessionStore (tokens in localStorage) over a Cognito that answers with `answer`. */
 function storeWith(answer: (command: SentCommand) => unknown) {
-  const sent: SentCommand[] = [];
-  const client = {
-    send: async (command: { input: Record<string, unknown>; constructor: { name: string } }) => {
-      const record = { name: command.constructor.name, input: command.input };
-      sent.push(record);
-      return answer(record);
-    },
-  } as unknown as CognitoIdentityProviderClient;
+  const { client, sent } = fakeCognito(answer);
   return { session: new SessionStore(CONFIG.cognito, window.localStorage, client), sent };
 }
 

@@ -2,30 +2,15 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import axe from "axe-core";
 import { useLocation } from "react-router";
-import type { SeriesGroupView, SeriesView, Totals } from "../api/usage";
+import type { SeriesGroupView, SeriesView } from "../api/usage";
 import { addDays, utcToday } from "../lib/format";
+import { totals } from "../test/fixtures";
 import { renderPage, type FakeRoutes } from "../test/render";
 import Usage from "./Usage";
 
 const FROM = "2026-11-01";
 const TO = "2026-11-03";
 const DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"];
-
-function totals(counts: Partial<Totals>): Totals {
-  return {
-    requests: 0,
-    errors: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_write_5m_tokens: 0,
-    cache_write_1h_tokens: 0,
-    cache_read_tokens: 0,
-    tokens: 0,
-    cost_usd: "0",
-    unpriced_requests: 0,
-    ...counts,
-  };
-}
 
 function group(key: string | null, counts: { requests: number; errors?: number; tokens: number; cost_usd: string }, extra: Partial<SeriesGroupView> = {}): SeriesGroupView {
   // All of it on the last day keeps the per-day numbers easy to check.

@@ -1,7 +1,9 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import type { AccessKey, BreakerView, BudgetsView, IssuedKey, SeriesView } from "../api/users";
+import type { BudgetsView, SeriesView } from "../api/usage";
+import type { AccessKey, BreakerView, IssuedKey } from "../api/users";
 import { utcToday } from "../lib/format";
+import { totals } from "../test/fixtures";
 import { renderPage, type FakeRoutes } from "../test/render";
 import { aUser, apiError, installDialogPolyfill } from "./user/testing";
 import UserDetail from "./UserDetail";
@@ -53,7 +55,7 @@ const budgets: BudgetsView = {
   spent_usd: "300",
   cost_usd: "900",
   teams: [],
-} as BudgetsView;
+};
 
 const series: SeriesView = {
   from: "2026-11-01",
@@ -63,7 +65,7 @@ const series: SeriesView = {
   groups: [
     {
       key: "claude-sonnet-4-5",
-      totals: { requests: 1200, errors: 0, input_tokens: 0, output_tokens: 0, cache_write_5m_tokens: 0, cache_write_1h_tokens: 0, cache_read_tokens: 0, tokens: 3400000, cost_usd: "42.5", unpriced_requests: 0 },
+      totals: totals({ requests: 1200, tokens: 3400000, cost_usd: "42.5" }),
       points: [{ day: "2026-11-02", requests: 1200, errors: 0, tokens: 3400000, cost_usd: "42.5" }],
     },
   ],

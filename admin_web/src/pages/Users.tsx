@@ -17,6 +17,7 @@ import {
 } from "../api/users";
 import { Field, FormError, SelectField } from "../components/Field";
 import { Empty, Loaded } from "../components/States";
+import { TableWrap } from "../components/TableWrap";
 import { Time } from "../components/Time";
 import { formatMoney } from "../lib/format";
 import { useAttemptKey } from "./user/attempts";
@@ -164,6 +165,7 @@ function UserList({
   const [more, setMore] = useState<{ key: string; items: User[]; next: string | null } | null>(null);
   const loadMore = useApiAction((api, query: UserFilters, cursor: string) => listUsers(api, query, cursor));
   const extra = more?.key === key ? more : null;
+  const caption = filtered ? "Users matching the filters" : "Users";
 
   return (
     <Loaded query={firstPage} loadingLabel="Loading users…">
@@ -199,9 +201,9 @@ function UserList({
         }
         return (
           <>
-            <div className="table-wrap" aria-busy={firstPage.loading}>
+            <TableWrap label={caption} busy={firstPage.loading}>
               <table>
-                <caption className="visually-hidden">Users{filtered ? " matching the filters" : ""}</caption>
+                <caption className="visually-hidden">{caption}</caption>
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
@@ -235,7 +237,7 @@ function UserList({
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableWrap>
             <div className="actions">
               <span className="muted" role="status">
                 {users.length === 1 ? "1 user" : `${users.length} users`}

@@ -4,8 +4,7 @@ import { runExport, type ExportRunRequest, type ExportRunView, type PeriodKind }
 import { useApiAction } from "../../api/hooks";
 import { Field, FormError, SelectField, fieldError } from "../../components/Field";
 import { addDays, formatCount, formatDay, formatMoney, utcToday } from "../../lib/format";
-import { formatPeriod } from "./periods";
-import { TableWrap } from "../settings/TableWrap";
+import { ExportFilesTable } from "./ExportFilesTable";
 
 export function RunExport({ onWritten }: { onWritten(): void }) {
   const headingId = useId();
@@ -98,31 +97,7 @@ function RunResult({ result }: { result: ExportRunView }) {
         </p>
       )}
       {result.written.length > 0 && (
-        <TableWrap label="Files written">
-          <table>
-            <caption>Files written</caption>
-            <thead>
-              <tr>
-                <th scope="col">Period</th>
-                <th scope="col">Kind</th>
-                <th scope="col" className="num">Rows</th>
-                <th scope="col" className="num">Total cost</th>
-                <th scope="col">Complete</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.written.map((file) => (
-                <tr key={`${file.kind}:${file.period}`}>
-                  <td>{formatPeriod(file.kind, file.period)}</td>
-                  <td>{file.kind}</td>
-                  <td className="num">{formatCount(file.rows)}</td>
-                  <td className="num">{formatMoney(file.totals.cost_usd)}</td>
-                  <td>{file.complete ? <span className="badge ok">Complete</span> : <span className="badge warn">Not settled</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <ExportFilesTable label="Files written" caption="Files written" files={result.written} />
       )}
     </div>
   );

@@ -2,9 +2,9 @@
 import { Link } from "react-router";
 import type { BudgetsView, TeamBudgetView, UserBudgetView } from "../../api/usage";
 import { useIsAdmin } from "../../app/context";
+import { NumbersTable, type Column } from "../../components/ChartFigure";
 import { Empty } from "../../components/States";
 import { formatMoney, formatPercent } from "../../lib/format";
-import { NumbersTable, type Column } from "./ChartFigure";
 
 /** "2026-11" → "November 2026". */
 export function monthName(month: string): string {

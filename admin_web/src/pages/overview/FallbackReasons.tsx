@@ -3,10 +3,10 @@ import type { ChartData } from "chart.js";
 import { useMemo } from "react";
 import type { FallbackReasonsView } from "../../api/usage";
 import { PALETTE } from "../../components/Chart";
+import { BarChartFigure, barOptions, NumbersTable } from "../../components/ChartFigure";
 import { Empty } from "../../components/States";
 import { formatCompact, formatCount, formatDay, formatMoney, formatPercent } from "../../lib/format";
 import { addMoney } from "../usage/money";
-import { BarChartFigure, barOptions, NumbersTable } from "./ChartFigure";
 import { reasonWording } from "./reasons";
 import { share } from "./Tiles";
 

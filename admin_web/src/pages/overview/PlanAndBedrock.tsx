@@ -3,8 +3,8 @@ import type { ChartData } from "chart.js";
 import { useMemo } from "react";
 import type { OverviewView, Totals } from "../../api/usage";
 import { PALETTE } from "../../components/Chart";
+import { BarChartFigure, barOptions } from "../../components/ChartFigure";
 import { formatCount, formatMoney, formatPercent } from "../../lib/format";
-import { BarChartFigure, barOptions } from "./ChartFigure";
 import { share } from "./Tiles";
 
 const LABEL = "Plan and Bedrock share";

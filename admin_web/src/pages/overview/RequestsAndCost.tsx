@@ -3,10 +3,10 @@ import type { ChartData } from "chart.js";
 import { useMemo } from "react";
 import type { OverviewView } from "../../api/usage";
 import { PALETTE } from "../../components/Chart";
+import { BarChartFigure, barOptions } from "../../components/ChartFigure";
 import { formatCompact, formatCount, formatDay, formatMoney } from "../../lib/format";
-import { BarChartFigure, barOptions } from "./ChartFigure";
 
-const REQUEST_OPTIONS = barOptions({ stacked: true, format: formatCompact });
+const REQUEST_OPTIONS = barOptions({ stacked: true, format: formatCompact, counts: true });
 const COST_OPTIONS = barOptions({ format: (value) => formatMoney(value), legend: false });
 
 export function RequestsAndCost({ overview }: { overview: OverviewView }) {

@@ -5,9 +5,9 @@ import { Link } from "react-router";
 import type { TopUser, TopUsersView } from "../../api/usage";
 import { useIsAdmin } from "../../app/context";
 import { Chart, PALETTE } from "../../components/Chart";
+import { barOptions, ChartTitle, NumbersTable } from "../../components/ChartFigure";
 import { Empty } from "../../components/States";
 import { formatCount, formatMoney, formatPercent } from "../../lib/format";
-import { barOptions, ChartTitle, NumbersTable } from "./ChartFigure";
 
 const LABEL = "Top users by cost";
 const OPTIONS = barOptions({ horizontal: true, format: (value) => formatMoney(value), legend: false });

@@ -2,16 +2,13 @@
  * Settings › Model mappings: which Bedrock model answers each model name, and whether that comes from the
  * built-in table, the deployment's setting or the admins' map; admins edit their map.
  */
-import { useEffect, useId, useState, type FormEvent } from "react";
-import { getModelMappings, putModelMappings, type EffectiveMapping, type MappingSource, type ModelMappingsInput, type ModelMappingsView } from "../../api/admin";
-import { useApiAction, useApiQuery } from "../../api/hooks";
+import { useState } from "react";
+import { getModelMappings, putModelMappings, type EffectiveMapping, type MappingSource, type ModelMappingsView } from "../../api/admin";
 import { useIsAdmin } from "../../app/context";
-import { Field, FormError, fieldError } from "../../components/Field";
-import { Loaded } from "../../components/States";
-import { ConflictNotice, isConflict } from "./Conflict";
-import { DocumentFacts } from "./DocumentFacts";
+import { Field, fieldError } from "../../components/Field";
+import { TableWrap } from "../../components/TableWrap";
 import { draftId } from "./priceDraft";
-import { TableWrap } from "./TableWrap";
+import { DocumentEditor, SettingsDocumentSection, useDocumentSave, useFocusOnRender } from "./SettingsDocument";
 
 const SOURCE_LABELS: Record<MappingSource, string> = {
   admin: "Admin map",
@@ -34,81 +31,45 @@ function mappingsOf(rows: MappingRow[]): Record<string, string> {
 }
 
 export function MappingsSection() {
-  const headingId = useId();
-  const query = useApiQuery("model-mappings", getModelMappings);
-  const [current, setCurrent] = useState<{ view: ModelMappingsView; loads: number }>();
-  const [saved, setSaved] = useState<ModelMappingsView>();
-
-  useEffect(() => {
-    if (query.data) setCurrent((previous) => ({ view: query.data!, loads: (previous?.loads ?? 0) + 1 }));
-  }, [query.data]);
-
-  function onSaved(view: ModelMappingsView) {
-    setSaved(view);
-    setCurrent((previous) => ({ view, loads: (previous?.loads ?? 0) + 1 }));
-  }
-
-  function reload() {
-    setSaved(undefined);
-    query.reload();
-  }
-
   return (
-    <section aria-labelledby={headingId}>
-      <h2 id={headingId}>Model mappings</h2>
-      <Loaded query={{ ...query, data: current?.view }} loadingLabel="Loading model mappings…">
-        {(view) => (
-          <>
-            {saved && (
-              <p className="banner-ok" role="status">
-                Saved version {saved.version}. Every proxy uses the new mappings within {Math.round(saved.refresh_s)} seconds.
-              </p>
-            )}
-            <MappingsContent key={current!.loads} view={view} onSaved={onSaved} onReload={reload} />
-          </>
-        )}
-      </Loaded>
-    </section>
+    <SettingsDocumentSection
+      title="Model mappings"
+      queryKey="model-mappings"
+      load={getModelMappings}
+      loadingLabel="Loading model mappings…"
+      appliedAs="uses the new mappings"
+      facts={(view) => (
+        <>
+          <dt>Built-in geography</dt>
+          <dd>
+            <code>{view.geography}</code> inference profiles
+          </dd>
+        </>
+      )}
+    >
+      {(view, on) => <MappingsContent view={view} onSaved={on.saved} onReload={on.reload} />}
+    </SettingsDocumentSection>
   );
 }
 
 function MappingsContent({ view, onSaved, onReload }: { view: ModelMappingsView; onSaved(view: ModelMappingsView): void; onReload(): void }) {
   const isAdmin = useIsAdmin();
   const [rows, setRows] = useState<MappingRow[]>(() => rowsOf(view.admin));
-  const [focusId, setFocusId] = useState<string | null>(null);
-
-  useEffect(() => {
-    if (!focusId) return;
-    document.getElementById(`${focusId}-target`)?.focus();
-    setFocusId(null);
-  }, [focusId]);
+  const focusOnRender = useFocusOnRender();
 
   function change(model: string, target: string) {
     const existing = rows.find((row) => row.model.trim() === model);
     if (existing) {
-      setFocusId(existing.id);
+      focusOnRender(`${existing.id}-target`);
       return;
     }
     const added = { id: draftId(), model, target };
     setRows((previous) => [...previous, added]);
-    setFocusId(added.id);
+    focusOnRender(`${added.id}-target`);
   }
 
   return (
     <>
-      {view.problem && (
-        <p className="state state-error" role="alert">
-          {view.problem}
-        </p>
-      )}
-      <div className="panel">
-        <DocumentFacts version={view.version} updatedBy={view.updated_by} updatedAt={view.updated_at} refreshSeconds={view.refresh_s}>
-          <dt>Built-in geography</dt>
-          <dd>
-            <code>{view.geography}</code> inference profiles
-          </dd>
-        </DocumentFacts>
-      </div>
       <EffectiveTable view={view} onChange={isAdmin ? change : undefined} />
       {isAdmin && <MappingsEditor view={view} rows={rows} setRows={setRows} onSaved={onSaved} onReload={onReload} />}
     </>
@@ -198,10 +159,8 @@ function MappingsEditor({
   onSaved(view: ModelMappingsView): void;
   onReload(): void;
 }) {
-  const headingId = useId();
-  const [localProblem, setLocalProblem] = useState<string>();
-  const save = useApiAction((api, input: ModelMappingsInput) => putModelMappings(api, input));
-  const error = save.error;
+  const saving = useDocumentSave(putModelMappings, onSaved);
+  const error = saving.error;
   const filled = rows.filter((row) => row.model.trim() || row.target.trim());
   const dirty = JSON.stringify(mappingsOf(filled)) !== JSON.stringify(view.admin);
 
@@ -216,80 +175,53 @@ function MappingsEditor({
     return undefined;
   }
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const problem = problemBeforeSaving();
-    setLocalProblem(problem);
-    if (problem) return;
-    const answer = await save.run({ version: view.version, mappings: mappingsOf(filled) });
-    if (answer) onSaved(answer);
+  function submit() {
+    void saving.submit(problemBeforeSaving(), () => ({ version: view.version, mappings: mappingsOf(filled) }));
   }
 
   return (
-    <section aria-labelledby={headingId} className="panel">
-      <h3 id={headingId} style={{ marginTop: 0 }}>
-        Edit admin mappings
-      </h3>
-      <p className="muted">
-        The admin map wins over the deployment's setting and the built-in table. A target is a Bedrock model id,
-        inference-profile id or ARN. The proxy's own role may call only the models granted at deploy time; a new target
-        works at once for users with their own Bedrock credentials.
-      </p>
-      <form onSubmit={submit} noValidate aria-labelledby={headingId}>
-        {rows.length === 0 && <p className="muted">No admin mappings: the deployment's and the built-in ones apply.</p>}
-        {rows.map((row) => (
-          <div className="form-row" key={row.id}>
-            <Field label="Model name" value={row.model} onChange={(event) => update(row.id, { model: event.target.value })} spellCheck={false} autoComplete="off" />
-            <Field
-              id={`${row.id}-target`}
-              label="Bedrock model id"
-              value={row.target}
-              onChange={(event) => update(row.id, { target: event.target.value })}
-              spellCheck={false}
-              autoComplete="off"
-              error={row.model.trim() ? fieldError(error, `mappings.${row.model.trim()}`) : undefined}
-            />
-            <div className="field" style={{ flex: "0 0 auto", alignSelf: "flex-end" }}>
-              <button type="button" onClick={() => setRows((previous) => previous.filter((each) => each.id !== row.id))}>
-                Remove{" "}
-                <span className="visually-hidden">the mapping of {row.model || "this model"}</span>
-              </button>
-            </div>
+    <DocumentEditor
+      title="Edit admin mappings"
+      intro={
+        <>
+          The admin map wins over the deployment's setting and the built-in table. A target is a Bedrock model id,
+          inference-profile id or ARN. The proxy's own role may call only the models granted at deploy time; a new target
+          works at once for users with their own Bedrock credentials.
+        </>
+      }
+      saving={saving}
+      onSubmit={submit}
+      shownFields={filled.map((row) => `mappings.${row.model.trim()}`)}
+      conflict={{ what: "the model mappings", reloadLabel: "Reload model mappings" }}
+      onReload={onReload}
+      saveLabel="Save model mappings"
+      dirty={dirty}
+      onDiscard={() => setRows(() => rowsOf(view.admin))}
+    >
+      {rows.length === 0 && <p className="muted">No admin mappings: the deployment's and the built-in ones apply.</p>}
+      {rows.map((row) => (
+        <div className="form-row" key={row.id}>
+          <Field label="Model name" value={row.model} onChange={(event) => update(row.id, { model: event.target.value })} spellCheck={false} autoComplete="off" />
+          <Field
+            id={`${row.id}-target`}
+            label="Bedrock model id"
+            value={row.target}
+            onChange={(event) => update(row.id, { target: event.target.value })}
+            spellCheck={false}
+            autoComplete="off"
+            error={row.model.trim() ? fieldError(error, `mappings.${row.model.trim()}`) : undefined}
+          />
+          <div className="field" style={{ flex: "0 0 auto", alignSelf: "flex-end" }}>
+            <button type="button" onClick={() => setRows((previous) => previous.filter((each) => each.id !== row.id))}>
+              Remove{" "}
+              <span className="visually-hidden">the mapping of {row.model || "this model"}</span>
+            </button>
           </div>
-        ))}
-        <button type="button" onClick={() => setRows((previous) => [...previous, { id: draftId(), model: "", target: "" }])}>
-          Add a mapping
-        </button>
-        {localProblem && (
-          <p className="form-error" role="alert">
-            {localProblem}
-          </p>
-        )}
-        {isConflict(error) ? (
-          <ConflictNotice what="model mappings" error={error} onReload={onReload} />
-        ) : (
-          <FormError error={error} fields={filled.map((row) => `mappings.${row.model.trim()}`)} />
-        )}
-        <div className="actions">
-          <button type="submit" className="primary" disabled={save.pending || !dirty}>
-            {save.pending ? "Saving…" : "Save model mappings"}
-          </button>
-          <button
-            type="button"
-            disabled={save.pending || !dirty}
-            onClick={() => {
-              save.clearError();
-              setLocalProblem(undefined);
-              setRows(() => rowsOf(view.admin));
-            }}
-          >
-            Discard changes
-          </button>
-          <span className="muted" role="status">
-            {dirty ? "Unsaved changes" : ""}
-          </span>
         </div>
-      </form>
-    </section>
+      ))}
+      <button type="button" onClick={() => setRows((previous) => [...previous, { id: draftId(), model: "", target: "" }])}>
+        Add a mapping
+      </button>
+    </DocumentEditor>
   );
 }

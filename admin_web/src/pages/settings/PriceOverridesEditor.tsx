@@ -2,11 +2,9 @@
  * Admins' editor of the price overrides: one fieldset per overridden model (blank keeps the list price), the
  * Bedrock geography multipliers, and "Save pricing" with the version that was read.
  */
-import { useEffect, useId, useState, type FormEvent } from "react";
-import { PRICE_FIELDS, putPriceOverrides, type PriceOverridesInput, type PricingView } from "../../api/admin";
-import { useApiAction } from "../../api/hooks";
-import { Field, FormError, SelectField, fieldError } from "../../components/Field";
-import { ConflictNotice, isConflict } from "./Conflict";
+import { useId, useState, type FormEvent } from "react";
+import { PRICE_FIELDS, putPriceOverrides, type PricingView } from "../../api/admin";
+import { Field, SelectField, fieldError } from "../../components/Field";
 import {
   PRICE_LABELS,
   changed,
@@ -19,13 +17,18 @@ import {
   type OverrideDraft,
   type PriceDraft,
 } from "./priceDraft";
+import { DocumentEditor, useDocumentSave } from "./SettingsDocument";
+
+/** The id of an override's first input, for focusing the override from the price table. */
+export function overrideInputId(rowId: string): string {
+  return `${rowId}-input`;
+}
 
 export function PriceOverridesEditor({
   view,
   draft,
   setDraft,
-  focusId,
-  onFocused,
+  focusOnRender,
   onSaved,
   onReload,
   onDiscard,
@@ -33,25 +36,16 @@ export function PriceOverridesEditor({
   view: PricingView;
   draft: PriceDraft;
   setDraft(update: (draft: PriceDraft) => PriceDraft): void;
-  /** The override to bring into view (after "Override" on a table row). */
-  focusId: string | null;
-  onFocused(): void;
+  /** Brings an input into focus once it has rendered. */
+  focusOnRender(elementId: string): void;
   onSaved(view: PricingView): void;
   onReload(): void;
   onDiscard(): void;
 }) {
-  const headingId = useId();
   const modelListId = useId();
   const [newModel, setNewModel] = useState("");
-  const [localProblem, setLocalProblem] = useState<string>();
-  const save = useApiAction((api, input: PriceOverridesInput) => putPriceOverrides(api, input));
-  const error = save.error;
-
-  useEffect(() => {
-    if (!focusId) return;
-    document.getElementById(`${focusId}-input`)?.focus();
-    onFocused();
-  }, [focusId, onFocused]);
+  const saving = useDocumentSave(putPriceOverrides, onSaved);
+  const error = saving.error;
 
   const knownNames = view.models.flatMap((model) => [model.model, ...model.aliases]);
   const dirty = changed(draft, view.overrides);
@@ -69,12 +63,11 @@ export function PriceOverridesEditor({
     if (!model) return;
     const existing = draft.overrides.find((row) => row.model === model);
     if (existing) {
-      document.getElementById(`${existing.id}-input`)?.focus();
+      focusOnRender(overrideInputId(existing.id));
     } else {
       const added = emptyOverride(model);
       setDraft((current) => ({ ...current, overrides: [...current.overrides, added] }));
-      // Focus once the fieldset exists.
-      setTimeout(() => document.getElementById(`${added.id}-input`)?.focus());
+      focusOnRender(overrideInputId(added.id));
     }
     setNewModel("");
   }
@@ -84,15 +77,6 @@ export function PriceOverridesEditor({
     if (draft.multipliers.some((row) => !row.geography.trim() && row.multiplier.trim())) return "Give every multiplier its geography.";
     if (new Set(geographies).size !== geographies.length) return "A geography is listed twice: keep one multiplier for it.";
     return undefined;
-  }
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const problem = problemsBeforeSaving();
-    setLocalProblem(problem);
-    if (problem) return;
-    const answer = await save.run(overridesInput(draft, view.version));
-    if (answer) onSaved(answer);
   }
 
   // Every field name shown beside an input, so the form-level message only repeats what is not.
@@ -110,111 +94,92 @@ export function PriceOverridesEditor({
   ];
 
   return (
-    <section aria-labelledby={headingId} className="panel">
-      <h3 id={headingId} style={{ marginTop: 0 }}>
-        Edit price overrides
-      </h3>
-      <p className="muted">
-        USD per million tokens. A blank field keeps the list price; a model that is not in the price table needs all five
-        prices. Nothing changes until you save.
-      </p>
-
-      <form onSubmit={addOverride} className="filters" aria-label="Add a price override">
-        <Field
-          label="Model to override"
-          list={modelListId}
-          value={newModel}
-          onChange={(event) => setNewModel(event.target.value)}
-          autoComplete="off"
-          spellCheck={false}
-          hint="A model from the table, or a new name"
-        />
-        <datalist id={modelListId}>
-          {knownNames.map((name) => (
-            <option key={name} value={name} />
-          ))}
-        </datalist>
-        <div className="field">
-          <button type="submit" disabled={!newModel.trim()}>
-            Add override
-          </button>
-        </div>
-      </form>
-
-      <form onSubmit={submit} noValidate aria-labelledby={headingId}>
-        {draft.overrides.length === 0 && <p className="muted">No overrides: every model is priced at its list price.</p>}
-        {draft.overrides.map((row) => (
-          <OverrideFieldset
-            key={row.id}
-            row={row}
-            error={error}
-            onChange={(change) => updateOverride(row.id, change)}
-            onRemove={() => setDraft((current) => ({ ...current, overrides: current.overrides.filter((each) => each.id !== row.id) }))}
+    <DocumentEditor
+      title="Edit price overrides"
+      intro={
+        <>
+          USD per million tokens. A blank field keeps the list price; a model that is not in the price table needs all five
+          prices. Nothing changes until you save.
+        </>
+      }
+      beforeForm={
+        <form onSubmit={addOverride} className="filters" aria-label="Add a price override">
+          <Field
+            label="Model to override"
+            list={modelListId}
+            value={newModel}
+            onChange={(event) => setNewModel(event.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            hint="A model from the table, or a new name"
           />
-        ))}
+          <datalist id={modelListId}>
+            {knownNames.map((name) => (
+              <option key={name} value={name} />
+            ))}
+          </datalist>
+          <div className="field">
+            <button type="submit" disabled={!newModel.trim()}>
+              Add override
+            </button>
+          </div>
+        </form>
+      }
+      saving={saving}
+      onSubmit={() => void saving.submit(problemsBeforeSaving(), () => overridesInput(draft, view.version))}
+      shownFields={shownFields}
+      conflict={{ what: "the prices", reloadLabel: "Reload prices" }}
+      onReload={onReload}
+      saveLabel="Save pricing"
+      dirty={dirty}
+      onDiscard={onDiscard}
+    >
+      {draft.overrides.length === 0 && <p className="muted">No overrides: every model is priced at its list price.</p>}
+      {draft.overrides.map((row) => (
+        <OverrideFieldset
+          key={row.id}
+          row={row}
+          error={error}
+          onChange={(change) => updateOverride(row.id, change)}
+          onRemove={() => setDraft((current) => ({ ...current, overrides: current.overrides.filter((each) => each.id !== row.id) }))}
+        />
+      ))}
 
-        <fieldset className="panel">
-          <legend>Bedrock geography multipliers</legend>
-          <p className="muted" style={{ marginTop: 0 }}>
-            Bedrock price = list price × the multiplier of the geography its model id names (an inference-profile prefix
-            such as <code>us</code> or <code>eu</code>, or <code>in-region</code>, <code>unknown</code>). Only the
-            geographies you list change.
-          </p>
-          {draft.multipliers.map((row) => (
-            <div className="form-row" key={row.id}>
-              <Field label="Geography" value={row.geography} onChange={(event) => updateMultiplier(row.id, { geography: event.target.value })} spellCheck={false} />
-              <Field
-                label="Multiplier"
-                inputMode="decimal"
-                value={row.multiplier}
-                onChange={(event) => updateMultiplier(row.id, { multiplier: event.target.value })}
-                error={row.geography.trim() ? fieldError(error, `bedrock_multipliers.${row.geography.trim()}`) : undefined}
-              />
-              <div className="field" style={{ flex: "0 0 auto", alignSelf: "flex-end" }}>
-                <button
-                  type="button"
-                  onClick={() => setDraft((current) => ({ ...current, multipliers: current.multipliers.filter((each) => each.id !== row.id) }))}
-                >
-                  Remove{" "}<span className="visually-hidden">the multiplier for {row.geography || "this geography"}</span>
-                </button>
-              </div>
+      <fieldset className="panel">
+        <legend>Bedrock geography multipliers</legend>
+        <p className="muted" style={{ marginTop: 0 }}>
+          Bedrock price = list price × the multiplier of the geography its model id names (an inference-profile prefix
+          such as <code>us</code> or <code>eu</code>, or <code>in-region</code>, <code>unknown</code>). Only the
+          geographies you list change.
+        </p>
+        {draft.multipliers.map((row) => (
+          <div className="form-row" key={row.id}>
+            <Field label="Geography" value={row.geography} onChange={(event) => updateMultiplier(row.id, { geography: event.target.value })} spellCheck={false} />
+            <Field
+              label="Multiplier"
+              inputMode="decimal"
+              value={row.multiplier}
+              onChange={(event) => updateMultiplier(row.id, { multiplier: event.target.value })}
+              error={row.geography.trim() ? fieldError(error, `bedrock_multipliers.${row.geography.trim()}`) : undefined}
+            />
+            <div className="field" style={{ flex: "0 0 auto", alignSelf: "flex-end" }}>
+              <button
+                type="button"
+                onClick={() => setDraft((current) => ({ ...current, multipliers: current.multipliers.filter((each) => each.id !== row.id) }))}
+              >
+                Remove{" "}<span className="visually-hidden">the multiplier for {row.geography || "this geography"}</span>
+              </button>
             </div>
-          ))}
-          <button
-            type="button"
-            onClick={() => setDraft((current) => ({ ...current, multipliers: [...current.multipliers, { id: draftId(), geography: "", multiplier: "" }] }))}
-          >
-            Add a multiplier
-          </button>
-        </fieldset>
-
-        {localProblem && (
-          <p className="form-error" role="alert">
-            {localProblem}
-          </p>
-        )}
-        {isConflict(error) ? <ConflictNotice what="prices" error={error} onReload={onReload} /> : <FormError error={error} fields={shownFields} />}
-        <div className="actions">
-          <button type="submit" className="primary" disabled={save.pending || !dirty}>
-            {save.pending ? "Saving…" : "Save pricing"}
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              save.clearError();
-              setLocalProblem(undefined);
-              onDiscard();
-            }}
-            disabled={save.pending || !dirty}
-          >
-            Discard changes
-          </button>
-          <span className="muted" role="status">
-            {dirty ? "Unsaved changes" : ""}
-          </span>
-        </div>
-      </form>
-    </section>
+          </div>
+        ))}
+        <button
+          type="button"
+          onClick={() => setDraft((current) => ({ ...current, multipliers: [...current.multipliers, { id: draftId(), geography: "", multiplier: "" }] }))}
+        >
+          Add a multiplier
+        </button>
+      </fieldset>
+    </DocumentEditor>
   );
 }
 
@@ -246,7 +211,7 @@ function OverrideFieldset({
         {PRICE_FIELDS.map((field, index) => (
           <Field
             key={field}
-            id={index === 0 ? `${row.id}-input` : undefined}
+            id={index === 0 ? overrideInputId(row.id) : undefined}
             label={PRICE_LABELS[field]}
             inputMode="decimal"
             placeholder="list price"

@@ -1,85 +1,51 @@
 /** Settings › Pricing: what each model costs and where that price comes from; admins edit the overrides. */
-import { useCallback, useEffect, useId, useState } from "react";
+import { useState } from "react";
 import { PRICE_FIELDS, getPricing, type LongContextView, type ModelPrice, type PricingView } from "../../api/admin";
-import { useApiQuery } from "../../api/hooks";
 import { useIsAdmin } from "../../app/context";
-import { Loaded } from "../../components/States";
+import { TableWrap } from "../../components/TableWrap";
 import { formatCount, formatMoney } from "../../lib/format";
-import { DocumentFacts } from "./DocumentFacts";
-import { PriceOverridesEditor } from "./PriceOverridesEditor";
+import { overrideInputId, PriceOverridesEditor } from "./PriceOverridesEditor";
 import { PRICE_LABELS, emptyOverride, priceDraft, type PriceDraft } from "./priceDraft";
-import { TableWrap } from "./TableWrap";
+import { SettingsDocumentSection, useFocusOnRender } from "./SettingsDocument";
 
 export function PricingSection() {
-  const headingId = useId();
-  const query = useApiQuery("pricing", getPricing);
-  // The newest document: as loaded, or as the last save answered. `loads` renews the editor on every fresh read.
-  const [current, setCurrent] = useState<{ view: PricingView; loads: number }>();
-  const [saved, setSaved] = useState<PricingView>();
-
-  useEffect(() => {
-    if (query.data) setCurrent((previous) => ({ view: query.data!, loads: (previous?.loads ?? 0) + 1 }));
-  }, [query.data]);
-
-  function onSaved(view: PricingView) {
-    setSaved(view);
-    setCurrent((previous) => ({ view, loads: (previous?.loads ?? 0) + 1 }));
-  }
-
-  function reload() {
-    setSaved(undefined);
-    query.reload();
-  }
-
   return (
-    <section aria-labelledby={headingId}>
-      <h2 id={headingId}>Pricing</h2>
-      <Loaded query={{ ...query, data: current?.view }} loadingLabel="Loading prices…">
-        {(view) => (
-          <>
-            {saved && (
-              <p className="banner-ok" role="status">
-                Saved version {saved.version}. Every proxy charges the new prices within {Math.round(saved.refresh_s)} seconds.
-              </p>
-            )}
-            <PricingContent key={current!.loads} view={view} onSaved={onSaved} onReload={reload} />
-          </>
-        )}
-      </Loaded>
-    </section>
+    <SettingsDocumentSection
+      title="Pricing"
+      queryKey="pricing"
+      load={getPricing}
+      loadingLabel="Loading prices…"
+      appliedAs="charges the new prices"
+      facts={(view) => (
+        <>
+          <dt>List prices as of</dt>
+          <dd>{view.table_as_of}</dd>
+        </>
+      )}
+    >
+      {(view, on) => <PricingContent view={view} onSaved={on.saved} onReload={on.reload} />}
+    </SettingsDocumentSection>
   );
 }
 
 function PricingContent({ view, onSaved, onReload }: { view: PricingView; onSaved(view: PricingView): void; onReload(): void }) {
   const isAdmin = useIsAdmin();
   const [draft, setDraft] = useState<PriceDraft>(() => priceDraft(view.overrides));
-  const [focusId, setFocusId] = useState<string | null>(null);
-  const onFocused = useCallback(() => setFocusId(null), []);
+  const focusOnRender = useFocusOnRender();
 
   function editModel(model: string) {
     const existing = draft.overrides.find((row) => row.model === model);
     if (existing) {
-      setFocusId(existing.id);
+      focusOnRender(overrideInputId(existing.id));
       return;
     }
     const added = emptyOverride(model);
     setDraft((previous) => ({ ...previous, overrides: [...previous.overrides, added] }));
-    setFocusId(added.id);
+    focusOnRender(overrideInputId(added.id));
   }
 
   return (
     <>
-      {view.problem && (
-        <p className="state state-error" role="alert">
-          {view.problem}
-        </p>
-      )}
-      <div className="panel">
-        <DocumentFacts version={view.version} updatedBy={view.updated_by} updatedAt={view.updated_at} refreshSeconds={view.refresh_s}>
-          <dt>List prices as of</dt>
-          <dd>{view.table_as_of}</dd>
-        </DocumentFacts>
-      </div>
       <PriceTable models={view.models} onEdit={isAdmin ? editModel : undefined} editing={new Set(draft.overrides.map((row) => row.model))} />
       <MultiplierTable multipliers={view.bedrock_multipliers} overridden={Object.keys(view.overrides.bedrock_multipliers ?? {})} />
       {isAdmin && (
@@ -87,8 +53,7 @@ function PricingContent({ view, onSaved, onReload }: { view: PricingView; onSave
           view={view}
           draft={draft}
           setDraft={setDraft}
-          focusId={focusId}
-          onFocused={onFocused}
+          focusOnRender={focusOnRender}
           onSaved={onSaved}
           onReload={onReload}
           onDiscard={() => setDraft(priceDraft(view.overrides))}

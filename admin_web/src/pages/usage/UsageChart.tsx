@@ -3,8 +3,8 @@ import type { ChartData } from "chart.js";
 import { useMemo } from "react";
 import type { SeriesView } from "../../api/usage";
 import { PALETTE } from "../../components/Chart";
+import { BarChartFigure, barOptions, OTHER_COLOUR } from "../../components/ChartFigure";
 import { formatCompact, formatCount, formatDay, formatMoney } from "../../lib/format";
-import { BarChartFigure, barOptions, OTHER_COLOUR } from "../overview/ChartFigure";
 import { chartLabel, chartSeries, CHART_GROUPS, type Measure } from "./model";
 
 const FORMATS: Record<Measure, { axis(value: number): string; cell(value: number): string }> = {
@@ -26,7 +26,7 @@ export function UsageChart({ view, measure }: { view: SeriesView; measure: Measu
     }),
     [view, series],
   );
-  const options = useMemo(() => barOptions({ stacked: true, format: FORMATS[measure].axis }), [measure]);
+  const options = useMemo(() => barOptions({ stacked: true, format: FORMATS[measure].axis, counts: measure !== "cost" }), [measure]);
   const format = FORMATS[measure].cell;
   const other = series.find((entry) => entry.other)?.other;
 

@@ -2,8 +2,8 @@
 import { Link } from "react-router";
 import type { SeriesView } from "../../api/usage";
 import { useIsAdmin } from "../../app/context";
+import { NumbersTable } from "../../components/ChartFigure";
 import { formatCount, formatMoney } from "../../lib/format";
-import { NumbersTable } from "../overview/ChartFigure";
 import { NO_TEAM, tableCaption, tableHeaders, totalsRow, usageRows, type UsageRow } from "./model";
 
 function Name({ row }: { row: UsageRow }) {

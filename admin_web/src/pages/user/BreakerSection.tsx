@@ -4,6 +4,7 @@ import { BREAKER_STATES, breakerReasonLabel, getBreaker, resetBreaker } from "..
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { FormError } from "../../components/Field";
 import { Loaded } from "../../components/States";
+import { TableWrap } from "../../components/TableWrap";
 import { Time } from "../../components/Time";
 import { formatCount } from "../../lib/format";
 import { BreakerBadge } from "./badges";
@@ -69,7 +70,7 @@ export function BreakerSection({ userId, canChange }: { userId: string; canChang
             {view.history.length === 0 ? (
               <p className="muted">No transitions yet: the breaker has never opened for this user.</p>
             ) : (
-              <div className="table-wrap">
+              <TableWrap label="Last transitions">
                 <table>
                   <caption>Last transitions</caption>
                   <thead>
@@ -101,7 +102,7 @@ export function BreakerSection({ userId, canChange }: { userId: string; canChang
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </TableWrap>
             )}
           </>
         )}

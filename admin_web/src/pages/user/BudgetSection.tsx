@@ -1,6 +1,7 @@
 /** The user's monthly budget and what this UTC month has spent against it (as the proxy counts it). */
 import { useApiQuery } from "../../api/hooks";
-import { getBudgets, type User } from "../../api/users";
+import { fetchBudgets } from "../../api/usage";
+import type { User } from "../../api/users";
 import { Loaded } from "../../components/States";
 import { formatMoney, formatPercent, utcToday } from "../../lib/format";
 
@@ -12,7 +13,7 @@ function monthName(month: string): string {
 export function BudgetSection({ user }: { user: User }) {
   const month = utcToday().slice(0, 7);
   // Keyed by the version too: a budget changed in Profile is shown against this month's spend at once.
-  const budgets = useApiQuery(user.budget_usd === null ? null : `budgets:${month}:${user.user_id}:${user.version}`, (api) => getBudgets(api, month));
+  const budgets = useApiQuery(user.budget_usd === null ? null : `budgets:${month}:${user.user_id}:${user.version}`, (api) => fetchBudgets(api, month));
 
   return (
     <section className="panel" aria-labelledby="budget-heading">

@@ -9,6 +9,7 @@ import { ConfirmButton } from "../../components/ConfirmButton";
 import { CopyButton } from "../../components/CopyButton";
 import { fieldError, FormError, SelectField } from "../../components/Field";
 import { Empty, Loaded } from "../../components/States";
+import { TableWrap } from "../../components/TableWrap";
 import { Time } from "../../components/Time";
 import { useAttemptKey } from "./attempts";
 import { KeyStatusBadge } from "./badges";
@@ -106,7 +107,7 @@ export function KeysSection({ userId, canChange }: { userId: string; canChange: 
               <p>No keys yet.{canChange ? " Issue one and give the developer the line to paste." : ""}</p>
             </Empty>
           ) : (
-            <div className="table-wrap">
+            <TableWrap label="Access keys">
               <table>
                 <caption className="visually-hidden">Access keys</caption>
                 <thead>
@@ -156,7 +157,7 @@ export function KeysSection({ userId, canChange }: { userId: string; canChange: 
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableWrap>
           )
         }
       </Loaded>

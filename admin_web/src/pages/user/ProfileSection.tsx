@@ -1,7 +1,6 @@
 /** Who the user is and how their requests are routed; edit, deactivate or reactivate, delete. */
 import { useState } from "react";
 import { useNavigate } from "react-router";
-import { ApiError } from "../../api/client";
 import { useApiAction } from "../../api/hooks";
 import {
   deactivateUser,
@@ -14,25 +13,10 @@ import {
   type UserUpdate,
 } from "../../api/users";
 import { ConfirmButton } from "../../components/ConfirmButton";
+import { ConflictNotice, isConflict } from "../../components/Conflict";
 import { FormError } from "../../components/Field";
 import { Time } from "../../components/Time";
 import { formValuesOf, UserForm, type UserFormValues, updateBody } from "./UserForm";
-
-function isConflict(error: Error | undefined): boolean {
-  return error instanceof ApiError && error.status === 409;
-}
-
-/** A 409 on a versioned write: someone else got there first; nothing was changed. */
-function StaleNotice({ onReload }: { onReload(): void }) {
-  return (
-    <div className="form-error" role="alert">
-      <p>Someone else changed this user since you loaded it, so nothing was saved. Reload to see their changes, then try again.</p>
-      <button type="button" onClick={onReload}>
-        Reload the user
-      </button>
-    </div>
-  );
-}
 
 export function ProfileSection({ user, canChange, onChanged }: { user: User; canChange: boolean; onChanged(): void }) {
   const navigate = useNavigate();
@@ -85,7 +69,7 @@ export function ProfileSection({ user, canChange, onChanged }: { user: User; can
             save.clearError();
             setEditing(false);
           }}
-          notice={isConflict(save.error) ? <StaleNotice onReload={reloadAfterConflict} /> : undefined}
+          notice={isConflict(save.error) ? <ConflictNotice what="this user" reloadLabel="Reload the user" error={save.error} onReload={reloadAfterConflict} /> : undefined}
         />
       ) : (
         <>
@@ -137,7 +121,11 @@ export function ProfileSection({ user, canChange, onChanged }: { user: User; can
               </ConfirmButton>
             </div>
           )}
-          {isConflict(lifecycle.error) ? <StaleNotice onReload={reloadAfterConflict} /> : <FormError error={lifecycle.error} fields={[]} />}
+          {isConflict(lifecycle.error) ? (
+            <ConflictNotice what="this user" reloadLabel="Reload the user" error={lifecycle.error} onReload={reloadAfterConflict} />
+          ) : (
+            <FormError error={lifecycle.error} fields={[]} />
+          )}
         </>
       )}
     </section>

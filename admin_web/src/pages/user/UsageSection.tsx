@@ -2,8 +2,9 @@
 import { useMemo } from "react";
 import type { ChartData, ChartOptions } from "chart.js";
 import { useApiQuery } from "../../api/hooks";
-import { getUserModelSeries, type SeriesView } from "../../api/users";
+import { fetchSeries, type SeriesView } from "../../api/usage";
 import { Chart, PALETTE } from "../../components/Chart";
+import { NumbersTable } from "../../components/ChartFigure";
 import { DateRangePicker, useDateRange } from "../../components/DateRange";
 import { Empty, Loaded } from "../../components/States";
 import { formatCount, formatDay, formatMoney } from "../../lib/format";
@@ -15,7 +16,7 @@ const modelName = (key: string | null) => key ?? "Unknown model";
 export function UsageSection({ userId }: { userId: string }) {
   const [range, setRange] = useDateRange(30);
   const valid = range.from <= range.to;
-  const series = useApiQuery(valid ? `series:${userId}:${range.from}:${range.to}` : null, (api) => getUserModelSeries(api, userId, range.from, range.to));
+  const series = useApiQuery(valid ? `series:${userId}:${range.from}:${range.to}` : null, (api) => fetchSeries(api, range, { groupBy: "model", userId }));
 
   return (
     <section className="panel" aria-labelledby="usage-heading">
@@ -76,53 +77,34 @@ function ModelUsage({ view }: { view: SeriesView }) {
     <>
       <Chart type="bar" data={data} options={options} label={LABEL} />
       {/* The chart's numbers, for people who cannot see the canvas: totals first, then each day with usage. */}
-      <div className="table-wrap" role="region" aria-label={`${LABEL} (table)`} tabIndex={0}>
-        <table>
-          <caption>{LABEL}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Model</th>
-              <th scope="col" className="num">
-                Requests
-              </th>
-              <th scope="col" className="num">
-                Tokens
-              </th>
-              <th scope="col" className="num">
-                Cost
-              </th>
-              {usedDays.map((day) => (
-                <th key={day} scope="col" className="num">
-                  {formatDay(day)}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {view.groups.map((group, index) => (
-              <tr key={group.key ?? "unknown"}>
-                <th scope="row">{modelName(group.key)}</th>
-                <td className="num">{formatCount(group.totals.requests)}</td>
-                <td className="num">{formatCount(group.totals.tokens)}</td>
-                <td className="num">
-                  {formatMoney(group.totals.cost_usd)}
-                  {group.totals.unpriced_requests > 0 && (
-                    <small className="muted" title="Requests whose model had no price are not in the cost">
-                      {" "}
-                      (+{formatCount(group.totals.unpriced_requests)} unpriced)
-                    </small>
-                  )}
-                </td>
-                {usedDays.map((day) => (
-                  <td key={day} className="num">
-                    {formatMoney(costs[index][view.days.indexOf(day)])}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <NumbersTable
+        caption={LABEL}
+        columns={[
+          { header: "Model" },
+          { header: "Requests", numeric: true },
+          { header: "Tokens", numeric: true },
+          { header: "Cost", numeric: true },
+          ...usedDays.map((day) => ({ header: formatDay(day), numeric: true })),
+        ]}
+        rows={view.groups.map((group, index) => ({
+          key: group.key ?? "unknown",
+          cells: [
+            modelName(group.key),
+            formatCount(group.totals.requests),
+            formatCount(group.totals.tokens),
+            <>
+              {formatMoney(group.totals.cost_usd)}
+              {group.totals.unpriced_requests > 0 && (
+                <small className="muted" title="Requests whose model had no price are not in the cost">
+                  {" "}
+                  (+{formatCount(group.totals.unpriced_requests)} unpriced)
+                </small>
+              )}
+            </>,
+            ...usedDays.map((day) => formatMoney(costs[index][view.days.indexOf(day)])),
+          ],
+        }))}
+      />
       {usedDays.length < view.days.length && <p className="muted">Days without usage are left out of the table.</p>}
     </>
   );

@@ -1,10 +1,11 @@
 /**
  * A chart with its numbers in a real table (canvases are images: screen readers, copy-paste and the e2e tests
- * read the table), and the small pieces the usage pages share: a titled section, bar options.
+ * read the table), and the small pieces the usage pages share: bar options, the colour of "Other".
  */
 import type { ChartData, ChartOptions } from "chart.js";
-import { useId, type ReactNode } from "react";
-import { Chart } from "../../components/Chart";
+import type { ReactNode } from "react";
+import { Chart } from "./Chart";
+import { TableWrap } from "./TableWrap";
 
 export interface Column {
   header: string;
@@ -44,8 +45,7 @@ export function NumbersTable({
   foot?: ReactNode[];
 }) {
   return (
-    // Focusable so a keyboard can scroll a wide table that holds no links (axe: scrollable-region-focusable).
-    <div className="table-wrap" tabIndex={0} role="group" aria-label={caption}>
+    <TableWrap label={caption}>
       <table>
         <caption>{caption}</caption>
         <thead>
@@ -72,7 +72,7 @@ export function NumbersTable({
           </tfoot>
         )}
       </table>
-    </div>
+    </TableWrap>
   );
 }
 
@@ -110,35 +110,23 @@ export function BarChartFigure({
   );
 }
 
-/** A page section the e2e tests (and screen-reader users) find by its heading; `busy` while newer numbers load. */
-export function Section({ title, children, actions, busy }: { title: string; children: ReactNode; actions?: ReactNode; busy?: boolean }) {
-  const headingId = useId();
-  return (
-    <section className="panel" aria-labelledby={headingId} aria-busy={busy || undefined}>
-      <div className="page-header" style={{ marginBottom: "0.5rem" }}>
-        <h2 id={headingId} style={{ margin: 0 }}>
-          {title}
-        </h2>
-        {actions}
-      </div>
-      {children}
-    </section>
-  );
-}
-
-/** Bar options: stacked or not, horizontal or not, value ticks in people's units. */
+/** Bar options: stacked or not, horizontal or not, value ticks in people's units (whole numbers for counts). */
 export function barOptions({
   stacked = false,
   horizontal = false,
   format,
   legend = true,
+  counts = false,
 }: {
   stacked?: boolean;
   horizontal?: boolean;
   format?: (value: number) => string;
   legend?: boolean;
+  /** Requests or tokens: no tick at 0.2 of a request. */
+  counts?: boolean;
 }): ChartOptions<"bar"> {
-  const valueAxis = { stacked, beginAtZero: true, ticks: format ? { callback: (value: number | string) => format(Number(value)) } : {} };
+  const ticks = { ...(format ? { callback: (value: number | string) => format(Number(value)) } : {}), ...(counts ? { precision: 0 } : {}) };
+  const valueAxis = { stacked, beginAtZero: true, ticks };
   const categoryAxis = { stacked };
   return {
     indexAxis: horizontal ? "y" : "x",
