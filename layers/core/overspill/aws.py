@@ -14,8 +14,9 @@ from overspill.config import Settings
 
 
 @cache
-def _loader() -> Loader:
-    # Service models are the expensive part of a session; every client shares one loader.
+def shared_loader() -> Loader:
+    """Service models and endpoint rules are the expensive part of a session (JSON parsed on first use): every
+    client of the instance, ours and pynamodb's, shares one loader, so each file is parsed once."""
     return botocore.session.get_session().get_component("data_loader")
 
 
@@ -23,7 +24,7 @@ def client(service: str, settings: Settings, **config: Any) -> Any:
     # A session per client: a session caches the credentials it first resolved, and a client must take the
     # environment's credentials as they are when it is made (botocore sessions are not thread-safe either).
     session = botocore.session.get_session()
-    session.register_component("data_loader", _loader())
+    session.register_component("data_loader", shared_loader())
     return session.create_client(
         service,
         region_name=settings.region,
