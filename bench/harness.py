@@ -4,6 +4,7 @@ so the gateway is measured as it runs, not sharing an interpreter with the load 
 from __future__ import annotations
 
 import os
+import platform
 import re
 import socket
 import subprocess
@@ -106,3 +107,14 @@ def overspill_dev_process(anthropic_url: str, *, bedrock_url: str | None = None,
         finally:
             process.terminate()
             process.wait(120)  # it drains pending usage writes and saves its state first
+
+
+def machine() -> str:
+    """The machine a report's numbers come from: cores, CPU model, Python, platform."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.platform()}"

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def handler_import_ms(runs: int = 7) -> tuple[float, list[tuple[str, float]]]:
+def handler_import_ms(runs: int = 7, top: int = 8) -> tuple[float, list[tuple[str, float]]]:
     """(median ms to import functions/proxy/handler.py, the third-party packages costing the most)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")}
     totals: list[float] = []
@@ -33,5 +33,5 @@ def handler_import_ms(runs: int = 7) -> tuple[float, list[tuple[str, float]]]:
             run = by_package.setdefault(package, {})
             run[len(totals)] = max(run.get(len(totals), 0.0), int(cumulative_us) / 1000)
     heaviest = sorted(((p, statistics.median(r.values())) for p, r in by_package.items() if p != "overspill"),
-                      key=lambda row: -row[1])[:8]
+                      key=lambda row: -row[1])[:top]
     return statistics.median(totals), heaviest

@@ -1,0 +1,148 @@
+"""The side-by-side benchmark's own correctness: a fast error or a cut stream never counts as a fast answer,
+and the added-latency arithmetic compares like with like. No timing here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bench.compare import Sample, _verdict, added, check_message, check_stream, ratio, sse_events, summarize
+from bench.litellm_gateway import anthropic_config, fallback_config, proxy_requirements
+from tests.support.fake_anthropic import sse_event
+
+SSE = "text/event-stream; charset=utf-8"
+
+
+def complete_stream() -> bytes:
+    return b"".join([
+        sse_event("message_start", {"type": "message_start", "message": {"id": "msg_01", "usage": {}}}),
+        sse_event("content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "text", "text": ""}}),
+        sse_event("ping", {"type": "ping"}),
+        sse_event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "text_delta", "text": "Hi"}}),
+        sse_event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        sse_event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                    "usage": {"output_tokens": 1}}),
+        sse_event("message_stop", {"type": "message_stop"}),
+    ])
+
+
+def test_a_complete_stream_passes_even_with_crlf_line_ends():
+    assert check_stream(200, SSE, complete_stream()) is None
+    assert check_stream(200, SSE, complete_stream().replace(b"\n", b"\r\n")) is None
+
+
+def test_a_stream_cut_before_message_stop_fails():
+    body = complete_stream()
+    cut = body[: body.index(b"event: message_stop")]
+    assert check_stream(200, SSE, cut) == "stream ended before message_stop"
+
+
+def test_a_stream_cut_inside_an_event_fails():
+    body = complete_stream()
+    assert check_stream(200, SSE, body[:-5]) == "stream ended inside an event"
+
+
+def test_an_error_event_fails_even_when_the_stream_then_ends_cleanly():
+    body = complete_stream()
+    error = sse_event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    at = body.index(b"event: message_delta")
+    assert check_stream(200, SSE, body[:at] + error + body[at:]) == "error event in the stream"
+
+
+def test_an_event_with_broken_json_fails():
+    body = complete_stream().replace(b'"text":"Hi"}', b'"text":"Hi"', 1)
+    assert check_stream(200, SSE, body) == "content_block_delta event with broken JSON"
+
+
+def test_a_fast_error_status_or_json_error_body_never_passes_as_a_stream():
+    error = json.dumps({"type": "error", "error": {"type": "rate_limit_error", "message": "x"}}).encode()
+    assert check_stream(429, "application/json", error) == "status 429"
+    assert check_stream(200, "application/json", error) == "content-type application/json"
+    assert check_stream(200, SSE, b"") == "no message_start first"
+
+
+def test_a_complete_message_passes_and_partial_or_error_bodies_fail():
+    message = {"id": "msg_01", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "Hi"}],
+               "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1}}
+    body = json.dumps(message).encode()
+    assert check_message(200, "application/json", body) is None
+    assert check_message(200, "application/json", body[:-10]) == "broken JSON body"
+    assert check_message(529, "application/json", body) == "status 529"
+    assert check_message(200, "application/json", json.dumps({"type": "error"}).encode()) == \
+        "body is not a message"
+    assert check_message(200, "application/json", json.dumps({**message, "content": []}).encode()) == \
+        "message without content or stop_reason"
+    assert check_message(200, SSE, body) == f"content-type {SSE}"
+
+
+def test_sse_events_keeps_the_unfinished_tail_apart():
+    events, rest = sse_events(b"event: a\ndata: {}\n\nevent: b\ndata: {")
+    assert events == [("a", b"{}")]
+    assert rest == b"event: b\ndata: {"
+
+
+def test_percentiles_count_only_checked_answers_and_errors_are_named():
+    samples = [Sample(10.0, 100.0)] * 9 + [Sample(0.5, 0.6, "status 429")]
+    summary = summarize(samples, wall_s=2.0)
+    assert summary["n"] == 10 and summary["errors"] == 1
+    assert summary["error_kinds"] == {"status 429": 1}
+    assert summary["ttfb_p50"] == 10.0 and summary["total_p99"] == 100.0  # the fast error is not the minimum
+    assert summary["rps"] == pytest.approx(4.5)
+
+
+def test_added_time_is_gateway_minus_direct_at_the_same_percentile():
+    direct = summarize([Sample(20.0 + i, 100.0 + i) for i in range(100)], 1.0)
+    gateway = summarize([Sample(23.0 + 2 * i, 105.0 + i) for i in range(100)], 1.0)
+    plus = added(gateway, direct)
+    assert plus["ttfb_p50"] == pytest.approx(gateway["ttfb_p50"] - direct["ttfb_p50"])
+    assert plus["ttfb_p99"] > plus["ttfb_p50"]
+    assert plus["total_p95"] == pytest.approx(5.0)
+
+
+def test_a_ratio_needs_two_positive_added_times():
+    assert ratio(40.0, 5.0) == pytest.approx(8.0)
+    assert ratio(40.0, 0.0) is None
+    assert ratio(40.0, -1.5) is None
+    assert ratio(-1.0, 2.0) is None
+    assert ratio(math.nan, 2.0) is None
+
+
+def test_the_target_verdict_is_met_only_at_four_times_or_more():
+    assert _verdict([4.0, 6.0]) == "met"
+    assert _verdict([3.9, 6.0]) == "MISSED"
+    assert _verdict([None, 5.0]) == "met (Overspill adds ≤ 0)"
+    assert _verdict([None, 2.0]) == "MISSED"
+
+
+METADATA = """Metadata-Version: 2.4
+Name: litellm
+Version: 1.109.1
+Requires-Dist: certifi>=2026.10.19
+Requires-Dist: httpx[http2]>=0.28.0,<1.0
+Requires-Dist: uvicorn>=0.33.0,<1.0 ; extra == 'proxy'
+Requires-Dist: litellm-proxy-extras==0.4.113 ; extra == 'proxy'
+Requires-Dist: mlflow>=3.17.2,<4.0 ; extra == 'mlflow'
+Requires-Dist: async-timeout>=4.0.3,<6.0 ; python_full_version < '3.0'
+"""
+
+
+def test_litellm_requirements_keep_the_proxy_extra_and_loosen_only_the_named_pins():
+    requirements = proxy_requirements(METADATA, loosen={"certifi", "litellm-proxy-extras"})
+    assert requirements == ["certifi", "httpx[http2]<1.0,>=0.28.0", "uvicorn<1.0,>=0.33.0", "litellm-proxy-extras"]
+
+
+def test_litellm_is_configured_against_the_given_upstreams_with_its_fallback_on_the_router():
+    config = fallback_config("http://127.0.0.1:1", "http://127.0.0.1:2", "claude-opus-4-8",
+                             "us.anthropic.claude-opus-4-8-v1:0")
+    plan, bedrock = config["model_list"]
+    assert plan["litellm_params"]["api_base"] == "http://127.0.0.1:1"
+    assert plan["litellm_params"]["model"] == "anthropic/claude-opus-4-8"
+    assert bedrock["litellm_params"]["aws_bedrock_runtime_endpoint"] == "http://127.0.0.1:2"
+    assert config["router_settings"]["fallbacks"] == [{"claude-opus-4-8": ["bedrock-claude-opus-4-8"]}]
+    assert config["litellm_settings"]["callbacks"] == []
+    assert "database_url" not in config["general_settings"]
+    assert [m["model_name"] for m in anthropic_config("http://x", ["a", "b"])["model_list"]] == ["a", "b"]
