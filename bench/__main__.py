@@ -14,16 +14,19 @@ from bench import compare, lambda_costs
 from bench import dashboard as dashboard_bench
 from bench import export as export_bench
 from bench import rollup as rollup_bench
+from bench.compare import gateway_added
 from bench.fallback import BEDROCK, fallback_latency, per_event_cost_us
 from bench.harness import machine, overspill_dev_process
 from bench.memory import peak_rss_while_streaming
-from bench.pipeline_cost import pipeline_us
+from bench.pipeline_cost import pipeline_us, plan_event_cost_us
 from tests.support.fake_anthropic import FakeAnthropic
 
 ROOT = Path(__file__).resolve().parents[1]
 # A million events (the issue's target) take ~10 minutes to load into moto alone: `python -m bench.export
 # --events 1000000` measures that on its own; `make bench` exports a day of this many.
 EXPORT_EVENTS = 200_000
+# Issue 8's targets for a warm instance (the 4× against LiteLLM is judged in bench/compare.py).
+TARGETS = {"ttfb_p50": 1.0, "ttfb_p99": 5.0, "event_us": 20.0}
 
 
 def main() -> int:
@@ -40,7 +43,9 @@ def main() -> int:
               f"peak {peak:.1f} MB", flush=True)
 
     own_us = pipeline_us()
-    print(f"gateway logic per request (no network): {own_us:.0f} µs", flush=True)
+    tap_us = plan_event_cost_us()
+    print(f"gateway logic per request (no network): {own_us:.0f} µs; per streamed plan event: {tap_us:.2f} µs",
+          flush=True)
 
     fallback = fallback_latency()
     events = per_event_cost_us()
@@ -57,7 +62,8 @@ def main() -> int:
     bundle = dashboard_bench.run()
 
     report = (render(memory, own_us) + "\n" + compare.render_markdown(three_ways) + "\n"
-              + render_memory(memory, own_us) + render_fallback(fallback, events)
+              + render_memory(memory, own_us, gateway_added(three_ways, "overspill", "stream", 1), tap_us)
+              + render_fallback(fallback, events)
               + lambda_costs.render_markdown(lambda_shaped) + "\n" + rollup_bench.render(rollups) + "\n"
               + export_bench.render(exports) + "\n" + dashboard_bench.render_markdown(bundle))
     (ROOT / "docs" / "performance.md").write_text(report)
@@ -85,13 +91,26 @@ def render(memory, own_us) -> str:
     ])
 
 
-def render_memory(memory, own_us) -> str:
+def render_memory(memory, own_us, warm_added, tap_us) -> str:
+    p50, p99 = warm_added["ttfb_p50"], warm_added["ttfb_p99"]
     lines = [
+        f"Targets (warm instance, streaming, concurrency 1, through `overspill dev`): added TTFB p50 ≤ "
+        f"{TARGETS['ttfb_p50']:g} ms — measured {p50:.2f} ms ({'met' if p50 <= TARGETS['ttfb_p50'] else 'MISSED'}); "
+        f"p99 ≤ {TARGETS['ttfb_p99']:g} ms — measured {p99:.2f} ms "
+        f"({'met' if p99 <= TARGETS['ttfb_p99'] else 'MISSED'}). Per streamed plan event, the gateway's own work "
+        f"(the usage tap reading the event on its way through): **{tap_us:.2f} µs** (target ≤ "
+        f"{TARGETS['event_us']:g} µs: {'met' if tap_us <= TARGETS['event_us'] else 'MISSED'}; "
+        "`bench/pipeline_cost.py`). What a miss of the TTFB targets is made of, and what it would take, follows.",
+        "",
         f"Where Overspill's added time goes: the gateway's own logic — the Function URL event for Claude Code's "
         f"body, routing, the cached key, the JSON check, the breaker, the upstream headers — costs "
         f"**{own_us:.0f} µs** per request (measured without network, `bench/pipeline_cost.py`). The rest is "
         "the extra HTTP hop through Python: the local emulator's `http.server` parsing and the `httpx` call "
-        "to the upstream, each with thread hand-offs. At concurrency 10 and 50 one `overspill dev` interpreter "
+        "to the upstream, each with thread hand-offs — a local stand-in for the Function URL front, which on AWS is "
+        "Lambda's own (its added time is not measurable here). Meeting 1 ms through `overspill dev` would take a "
+        "server and client outside the interpreter (or not in Python); on Lambda the hop to measure is the "
+        "streaming runtime's, whose warm `/next` → first byte is in the cold-start section below. At concurrency "
+        "10 and 50 one `overspill dev` interpreter "
         "serves every stream on a 2-core machine that also runs the load generator, the fake and moto: the added "
         "time there is queueing for the CPU. On Lambda an instance serves one request at a time.",
         "",
@@ -150,7 +169,12 @@ def render_fallback(fallback: dict, events: dict) -> str:
         "Per Bedrock event (10,000 `content_block_delta` events, µs each): botocore's event-stream decoding "
         f"(with the base64 payload) **{events['decode_us']:.1f} µs**, Overspill's re-emission as SSE "
         f"**{events['translate_us']:.2f} µs**. botocore's pure-Python frame parsing dominates; the "
-        "translation itself passes the event JSON through unchanged.",
+        "translation itself passes the event JSON through unchanged. Against the per-event target "
+        f"(≤ {TARGETS['event_us']:g} µs): the gateway's own part, the re-emission, is "
+        f"{'within' if events['translate_us'] <= TARGETS['event_us'] else 'over'} it; the decoding is botocore's "
+        f"({'within' if events['decode_us'] + events['translate_us'] <= TARGETS['event_us'] else 'over'} it "
+        "together) — what it would take is an event-stream decoder in native code (awscrt has one) in place of "
+        "botocore's parser.",
         "",
     ])
 

@@ -49,3 +49,30 @@ def pipeline_us(requests: int = 2000) -> float:
                 one()
             runs.append((time.perf_counter() - started) / requests * 1e6)
         return statistics.median(runs)
+
+
+def plan_event_cost_us(events: int = 10_000, runs: int = 5) -> float:
+    """µs per streamed plan event spent by the gateway reading it on the way (the usage tap), for an answer the
+    size of `events` text deltas arriving one SSE event per chunk, as Anthropic sends them; median of `runs`."""
+    from overspill.usage.tap import SseTap
+    from tests.support.fake_anthropic import sse_event
+
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "token "}}
+    chunks = [
+        sse_event("message_start", {"type": "message_start", "message": {
+            "id": "msg_bench", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [],
+            "stop_reason": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+        *(sse_event("content_block_delta", delta) for _ in range(events)),
+        sse_event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                    "usage": {"output_tokens": events}}),
+        sse_event("message_stop", {"type": "message_stop"}),
+    ]
+    timings = []
+    for _ in range(runs):
+        tap = SseTap()
+        started = time.perf_counter()
+        for chunk in chunks:
+            tap.feed(chunk)
+        tap.finish()
+        timings.append((time.perf_counter() - started) / len(chunks) * 1e6)
+    return statistics.median(timings)
