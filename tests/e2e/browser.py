@@ -24,12 +24,26 @@ WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
 
 
-def sign_in(page: Page, base_url: str, username: str, password: str, path: str = "/") -> None:
-    page.goto(base_url + path)
+def submit_sign_in(page: Page, username: str, password: str) -> None:
+    """Fill and send the sign-in form on the page as it is (no waiting for the outcome)."""
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Page, base_url: str, username: str, password: str, path: str = "/") -> None:
+    page.goto(base_url + path)
+    submit_sign_in(page, username, password)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def new_user_form(page: Page, name: str, email: str) -> Locator:
+    """The Users page's "New user" form, opened, with a name and an email typed in."""
+    page.get_by_role("button", name="New user").click()
+    form = section(page, "New user")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Email").fill(email)
+    return form
 
 
 def section(page: Page, heading: str) -> Locator:

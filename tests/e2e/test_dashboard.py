@@ -15,7 +15,17 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import NARROW, WIDE, axe_violations, describe, screenshot, section, sign_in
+from tests.e2e.browser import (
+    NARROW,
+    WIDE,
+    axe_violations,
+    describe,
+    new_user_form,
+    screenshot,
+    section,
+    sign_in,
+    submit_sign_in,
+)
 from tests.e2e.conftest import DevRun, start_dev, stop_dev
 from tests.support.fake_anthropic import Scenario
 
@@ -68,10 +78,7 @@ def test_an_admins_day_in_the_dashboard(dev: DevRun, page: Page, anthropic, bedr
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
 
     # Add a developer.
-    page.get_by_role("button", name="New user").click()
-    new_user = section(page, "New user")
-    new_user.get_by_label("Name").fill("Grace Hopper")
-    new_user.get_by_label("Email").fill("grace@example.com")
+    new_user = new_user_form(page, "Grace Hopper", "grace@example.com")
     new_user.get_by_label("Team").fill("compilers")
     new_user.get_by_role("button", name="Create user").click()
     expect(page).to_have_url(re.compile(r"/users/usr_[A-Za-z0-9_-]+$"))
@@ -146,10 +153,7 @@ def test_an_admins_day_in_the_dashboard(dev: DevRun, page: Page, anthropic, bedr
 
 def test_a_form_with_bad_values_shows_the_apis_errors_beside_the_fields(dev: DevRun, page: Page):
     sign_in(page, dev.url, "admin", PASSWORD, path="/users")
-    page.get_by_role("button", name="New user").click()
-    form = section(page, "New user")
-    form.get_by_label("Name").fill("Bad Input")
-    form.get_by_label("Email").fill("not-an-email")
+    form = new_user_form(page, "Bad Input", "not-an-email")
     form.get_by_label("Monthly budget (USD)").fill("-5")
     form.get_by_role("button", name="Create user").click()
     email = form.get_by_label("Email")
@@ -178,9 +182,7 @@ def test_the_session_survives_a_reload_and_an_expired_one_returns_to_the_same_pa
     page.goto(dev.url + target)
     expect(page).to_have_url(re.compile(r"/sign-in\?"))
     expect(page.get_by_text("Your session has ended")).to_be_visible()
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, "admin", PASSWORD)
     expect(page).to_have_url(dev.url + target)
     expect(page.get_by_role("heading", level=1)).to_have_text("Usage")
     tokens = page.evaluate("() => JSON.stringify(localStorage)")
@@ -208,9 +210,7 @@ def test_finance_signs_in_with_a_new_password_and_finds_no_admin_actions(dev: De
     cognito.admin_add_user_to_group(UserPoolId=pool_id, Username="fiona", GroupName="finance")
 
     page.goto(dev.url + "/")
-    page.get_by_label("Username").fill("fiona")
-    page.get_by_label("Password", exact=True).fill("Temp-Passw0rd-123!")
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, "fiona", "Temp-Passw0rd-123!")
     expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
     screenshot(page, "sign-in-new-password")
     page.get_by_label("New password", exact=True).fill(FINANCE_PASSWORD)
