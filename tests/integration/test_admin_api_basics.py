@@ -40,6 +40,16 @@ def test_a_bad_query_value_is_refused_naming_the_field(admin: AdminHarness):
     assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "cursor"
 
 
+def test_a_misspelt_filter_is_refused_rather_than_ignored(admin: AdminHarness):
+    # Ignored, ?tema=… would answer with everyone's usage as if it were the team's.
+    response = admin.call("GET", "/api/usage/series", params={"from": "2026-11-01", "to": "2026-11-02",
+                                                              "group_by": "team", "tema": "platform"})
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["error"]["fields"]] == ["tema"]
+    assert admin.call("GET", "/api/usage/series", params={"from": "2026-11-01", "to": "2026-11-02",
+                                                          "group_by": "team", "team": "platform"}).status_code == 200
+
+
 def test_config_tells_a_client_that_knows_only_this_url_how_to_sign_in(admin: AdminHarness):
     response = admin.call("GET", "/api/config", token=None)
     assert response.status_code == 200

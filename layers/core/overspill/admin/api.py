@@ -14,11 +14,12 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import orjson
 from aws_lambda_powertools.event_handler import CORSConfig, LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import PynamoDBConnectionError
 
@@ -71,6 +72,7 @@ class _Access:
     method: str
     pattern: re.Pattern[str]
     role: Role | None
+    query: frozenset[str]  # the query parameters the route takes; any other is refused (a typo'd filter)
 
 
 _ACCESS: list[_Access] = []
@@ -81,12 +83,21 @@ def _path_pattern(path: str) -> re.Pattern[str]:
                                    .replace(r"\>", ">")) + "/?$")
 
 
+def _route(method: str, path: str) -> _Access | None:
+    return next((a for a in _ACCESS if a.method == method and a.pattern.match(path)), None)
+
+
 def role_for(method: str, path: str) -> tuple[bool, Role | None]:
     """(known route, required role) for a request; an unknown route needs a token like any other."""
-    for access in _ACCESS:
-        if access.method == method and access.pattern.match(path):
-            return True, access.role
-    return False, Role.FINANCE
+    access = _route(method, path)
+    return (True, access.role) if access is not None else (False, Role.FINANCE)
+
+
+def unknown_query_parameters(method: str, path: str, names: Any) -> list[str]:
+    """The query parameters a known route does not take. Ignored silently, a misspelt filter (``?tema=``) would
+    answer for everyone as if it were the filtered answer."""
+    access = _route(method, path)
+    return [] if access is None else sorted(str(n) for n in names or () if n not in access.query)
 
 
 def allowed_methods(path: str) -> list[str]:
@@ -96,10 +107,24 @@ def allowed_methods(path: str) -> list[str]:
 
 def endpoint(router: Any, method: str, path: str, *, role: Role | None, **options: Any) -> Callable[[Any], Any]:
     """Register an admin route: ``router.<method>(path)`` plus who may call it, in the OpenAPI document too."""
-    _ACCESS.append(_Access(method.upper(), _path_pattern(path), role))
     extensions = {ROLE_EXTENSION: role.value if role else "none"}
-    register = getattr(router, method.lower())
-    return register(path, openapi_extensions=extensions, **options)
+    register = getattr(router, method.lower())(path, openapi_extensions=extensions, **options)
+
+    def decorate(handler: Callable[..., Any]) -> Any:
+        _ACCESS.append(_Access(method.upper(), _path_pattern(path), role, _query_names(handler)))
+        return register(handler)
+
+    return decorate
+
+
+def _query_names(handler: Callable[..., Any]) -> frozenset[str]:
+    """The names of a handler's ``Annotated[…, Query(…)]`` parameters, as the URL spells them (an alias: ``from``)."""
+    names = set()
+    for parameter, hint in get_type_hints(handler, include_extras=True).items():
+        for marker in getattr(hint, "__metadata__", ()):
+            if isinstance(marker, Query):
+                names.add(marker.alias or parameter)
+    return frozenset(names)
 
 
 # --- the resolver -----------------------------------------------------------------------------------------
@@ -230,6 +255,10 @@ class AdminApi:
             if not _is_utf8(event):
                 return self._early(event, error_response(400, "invalid_request", "The request body is not UTF-8 "
                                                                                  "text.", ()))
+        if known and (unknown := unknown_query_parameters(method, path, event.get("queryStringParameters"))):
+            problems = tuple(FieldProblem(name or "(empty name)", "This query parameter is not one this operation "
+                                          "takes.") for name in unknown[:5])
+            return self._early(event, error_response(422, "invalid_request", _summary(problems), problems))
         if not known and method != "OPTIONS" and (methods := allowed_methods(path)):
             response = error_response(405, "invalid_request", f"{method} is not allowed here; use "
                                       f"{', '.join(methods)}.", ())
