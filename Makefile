@@ -12,13 +12,14 @@ WEB_SOURCES := $(shell find admin_web/src admin_web/public -type f 2>/dev/null) 
 CHROMIUM ?= /usr/bin/chromium
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test build test-unit test-integration test-e2e test-infra test-web lint bench install clean web
+.PHONY: dev test build test-unit test-integration test-e2e test-infra test-web lint audit bench install clean web
 
 dev: $(PY_STAMP) $(WEB_DIST)  ## run Overspill locally on the embedded AWS emulator (dashboard at /)
 	$(BIN)/overspill dev $(ARGS)
 
 test: $(PY_STAMP) $(E2E_STAMP) $(WEB_DIST) $(CHROMIUM)  ## install what is needed and run every test tier
 	$(BIN)/ruff check layers functions infra tests bench
+	$(BIN)/bandit -c pyproject.toml -r layers functions infra -q
 	npm test --prefix admin_web
 	bash scripts/pytest-tiers tests/unit tests/integration tests/e2e tests/infra
 
@@ -40,6 +41,15 @@ test-infra: $(PY_STAMP) $(E2E_STAMP)
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check layers functions infra tests bench
+	$(BIN)/bandit -c pyproject.toml -r layers functions infra -q
+
+# Known advisories against the locked dependencies: the pins of constraints.txt (PyPI's advisories, or OSV's with
+# PIP_AUDIT_VULNERABILITY_SERVICE=osv) and both npm lockfiles. Not part of `make test`: it needs those services, which
+# not every machine reaches (docs/security.md, "Dependencies"). --strict: a package that could not be checked fails.
+audit: $(PY_STAMP) $(WEB_STAMP) $(E2E_STAMP)  ## dependency advisories (pip-audit, npm audit); needs the network
+	$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip -r constraints.txt
+	npm audit --prefix admin_web
+	npm audit --prefix tests/e2e
 
 bench: $(PY_STAMP)  ## measure, print, and write docs/performance.md
 	$(BIN)/python -m bench

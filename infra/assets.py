@@ -14,6 +14,7 @@ PROXY_CODE_DIR = REPO_ROOT / "functions" / "proxy"
 # Thin doorways: the handler file alone; what it imports is the overspill package in the core layer.
 ROLLUP_CODE_DIR = REPO_ROOT / "functions" / "rollup"
 EXPORT_CODE_DIR = REPO_ROOT / "functions" / "export"
+USAGE_REPLAY_CODE_DIR = REPO_ROOT / "functions" / "usage_replay"
 STREAMING_LAYER_DIR = REPO_ROOT / "layers" / "streaming"
 # Never ship bytecode compiled by the build machine's interpreter, nor test caches.
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.pyo", "**/.pytest_cache"]

@@ -14,6 +14,7 @@ def admin_api() -> AdminApi:
     return AdminApi(AdminServices(Settings.from_env()))
 
 
-@logger.inject_lambda_context(clear_state=True)
+# Never log the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds keys, credentials, tokens, prompts.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def handler(event, context):
     return admin_api().handle(event, context)

@@ -5,6 +5,7 @@ from overspill.exports.invocation import handle_export_event
 from overspill.observability import logger
 
 
-@logger.inject_lambda_context(clear_state=True)
+# Never log the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds keys, credentials, tokens, prompts.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def handler(event, context):
     return handle_export_event(event)

@@ -18,6 +18,7 @@ def rollup_stream() -> RollupStream:
     return RollupStream(RollupRepository(), FailureQueue(client("sqs", settings), settings.rollup_failure_queue_url))
 
 
-@logger.inject_lambda_context(clear_state=True)
+# Never log the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds keys, credentials, tokens, prompts.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def handler(event, context):
     return rollup_stream().process(event, context)

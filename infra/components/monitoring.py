@@ -23,6 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.runtime import POWERTOOLS_SERVICE_NAME
+from infra.components.usage_spill import UsageSpill
 from infra.config import DeployConfig
 
 NAMESPACE = "Overspill"  # overspill.observability.NAMESPACE
@@ -33,6 +34,9 @@ FIVE_MINUTES = Duration.minutes(5)
 FALLBACK_WINDOW = Duration.minutes(15)
 ONE_DAY = Duration.days(1)
 ITERATOR_AGE_LIMIT_MS = 10 * 60 * 1000
+# Spilled usage events are replayed within seconds while the usage table takes writes: one waiting longer than
+# this means the replay cannot store it (DynamoDB still failing, or the function broken).
+SPILL_AGE_LIMIT_S = 15 * 60
 
 
 def request_series(metric_name: str, *, statistic: str = "Sum",
@@ -55,7 +59,7 @@ def _sum(series: dict[str, cloudwatch.IMetric], label: str,
 class Monitoring(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, proxy: lambda_.IFunction,
                  rollup: lambda_.IFunction, export: lambda_.IFunction, admin: lambda_.IFunction,
-                 rollup_failure_queue: sqs.IQueue, export_failure_queue: sqs.IQueue) -> None:
+                 rollup_failure_queue: sqs.IQueue, export_failure_queue: sqs.IQueue, usage_spill: UsageSpill) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
@@ -121,6 +125,25 @@ class Monitoring(Construct):
         # Refusals and bad input are answers (4xx); an error here is a request the admin API could not answer.
         self._alarm("AdminErrors", admin.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                     "The admin function failed (unhandled errors): an admin or finance request got no answer")
+        # Usage the proxy could not write to DynamoDB (docs/operations.md, Usage spill queue). A spill alone is not
+        # an alarm (the replay takes it back within seconds); one that waits, fails for good, or was never kept is.
+        self._alarm("UsageSpillBacklog",
+                    usage_spill.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES,
+                                                                               statistic="Maximum"),
+                    "Usage events have waited in the usage spill queue for over 15 minutes: the replay cannot store "
+                    "them (docs/operations.md, Usage spill queue)", threshold=SPILL_AGE_LIMIT_S)
+        self._alarm("UsageSpillDeadLetters",
+                    usage_spill.dead_letters.metric_approximate_number_of_messages_visible(
+                        period=FIVE_MINUTES, statistic="Maximum"),
+                    "Spilled usage events the replay gave up on: redrive them once the cause is fixed "
+                    "(docs/operations.md, Usage spill queue)")
+        self._alarm("UsageReplayErrors", usage_spill.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                    "The usage replay function failed (unhandled errors): spilled usage events wait in the queue")
+        self._alarm("UsageUnstored",
+                    cloudwatch.Metric(namespace=NAMESPACE, metric_name="UsageUnstored", statistic="Sum",
+                                      period=FIVE_MINUTES, dimensions_map={"service": POWERTOOLS_SERVICE_NAME}),
+                    "Usage events neither DynamoDB nor the spill queue took: only the proxy's log has them "
+                    "(\"USAGE EVENT NOT STORED\"; docs/operations.md, Usage spill queue)")
         budgets = {scope: cloudwatch.Metric(
             namespace=NAMESPACE, metric_name="BudgetThresholdReached", statistic="Sum", period=FIVE_MINUTES,
             dimensions_map={"service": POWERTOOLS_SERVICE_NAME, "scope": scope, "threshold": "100"})
@@ -131,7 +154,7 @@ class Monitoring(Construct):
                                              period=ONE_DAY),
                     "Warning: requests for a model with no price (add it to the price overrides)")
 
-        self.dashboard = self._dashboard(config, rollup, rollup_failure_queue, export_failure_queue)
+        self.dashboard = self._dashboard(config, rollup, rollup_failure_queue, export_failure_queue, usage_spill)
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str, *,
                threshold: float = 0) -> cloudwatch.Alarm:
@@ -162,7 +185,7 @@ class Monitoring(Construct):
                     threshold=config.fallback_alarm_percent)
 
     def _dashboard(self, config: DeployConfig, rollup: lambda_.IFunction, rollup_failure_queue: sqs.IQueue,
-                   export_failure_queue: sqs.IQueue) -> cloudwatch.Dashboard:
+                   export_failure_queue: sqs.IQueue, usage_spill: UsageSpill) -> cloudwatch.Dashboard:
         requests = request_series("Requests")
         by_route = [_sum({k: v for k, v in requests.items() if k.startswith(f"{route}_")}, route)
                     for route in ("plan", "bedrock")]
@@ -200,6 +223,10 @@ class Monitoring(Construct):
                     period=FIVE_MINUTES, statistic="Maximum", label="rollup"),
                 export_failure_queue.metric_approximate_number_of_messages_visible(
                     period=FIVE_MINUTES, statistic="Maximum", label="exports"),
+                usage_spill.queue.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum", label="usage spill"),
+                usage_spill.dead_letters.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum", label="usage spill dead letters"),
             ]),
         )
         dashboard.add_widgets(

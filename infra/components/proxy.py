@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import assets
@@ -38,7 +39,8 @@ TIMEOUT = Duration.minutes(15)
 # each) and the team's budget; pricing reads the admins' price overrides. Nothing else: no Scan, no deletes.
 TABLE_ACTIONS = {
     "users_table": ("dynamodb:GetItem",),
-    "access_keys_table": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    # Query: the key lookup filters out revoked and expired keys in DynamoDB (overspill/store/access_keys.py).
+    "access_keys_table": ("dynamodb:Query", "dynamodb:UpdateItem"),
     "usage_table": ("dynamodb:PutItem",),
     "breakers_table": ("dynamodb:GetItem", "dynamodb:PutItem"),
     "credentials_table": ("dynamodb:GetItem",),
@@ -131,6 +133,14 @@ class Proxy(Construct):
             auth_type=lambda_.FunctionUrlAuthType.NONE,
             invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM,
         )
+
+    def spill_usage_to(self, queue: sqs.IQueue) -> None:
+        """Where usage events DynamoDB would not take go (infra/components/usage_spill.py): the proxy is told the
+        queue's URL and may send to it, and do nothing else with it."""
+        for name, value in settings_env(usage_spill_queue_url=queue.queue_url).items():
+            self.function.add_environment(name, value)
+        self.function.add_to_role_policy(iam.PolicyStatement(
+            sid="SpillUsageEvents", actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
 
     def _grant_tables(self, data: Data) -> None:
         missing = sorted(set(data.specs) - set(TABLE_ACTIONS))

@@ -17,6 +17,7 @@ from infra.components.monitoring import Monitoring
 from infra.components.proxy import Proxy
 from infra.components.rest_api import RestApiFront
 from infra.components.rollup import Rollup
+from infra.components.usage_spill import UsageSpill
 from infra.components.web import Web
 from infra.config import DeployConfig
 from overspill.exports.periods import PeriodKind
@@ -37,6 +38,10 @@ class OverspillStack(Stack):
 
         self.data = Data(self, "Data", config=config)
         self.proxy = Proxy(self, "Proxy", config=config, data=self.data)
+        # Usage events DynamoDB would not take: the proxy sends them here, the replay writes them back.
+        self.usage_spill = UsageSpill(self, "UsageSpill", config=config, data=self.data,
+                                      core_layer=self.proxy.core_layer)
+        self.proxy.spill_usage_to(self.usage_spill.queue)
         # Optional: the same proxy function behind API Gateway REST and AWS WAF (the Function URL stays).
         self.rest_api = (RestApiFront(self, "RestApi", config=config, proxy_function=self.proxy.function)
                          if config.rest_api else None)
@@ -54,7 +59,8 @@ class OverspillStack(Stack):
                                      rollup=self.rollup.function, export=self.exports.function,
                                      admin=self.admin.function,
                                      rollup_failure_queue=self.rollup.failure_queue,
-                                     export_failure_queue=self.exports.failure_queue)
+                                     export_failure_queue=self.exports.failure_queue,
+                                     usage_spill=self.usage_spill)
 
         CfnOutput(self, "ProxyUrl", value=self.proxy.url.url,
                   description="Function URL; developers set ANTHROPIC_BASE_URL=<this>ak/<their access key>")
@@ -85,6 +91,12 @@ class OverspillStack(Stack):
         CfnOutput(self, "RollupFailureQueueUrl", value=self.rollup.failure_queue.queue_url,
                   description="Usage-stream records the rollup could not apply (its poison records, and the "
                               "batches Lambda gave up on)")
+        CfnOutput(self, "UsageSpillQueueUrl", value=self.usage_spill.queue.queue_url,
+                  description="Usage events DynamoDB would not take, on their way back to the usage table (the "
+                              "usage replay function drains it; see docs/operations.md, Usage spill queue)")
+        CfnOutput(self, "UsageSpillDeadLetterQueueUrl", value=self.usage_spill.dead_letters.queue_url,
+                  description="Spilled usage events the replay could not store after every retry (redrive them "
+                              "to the spill queue once the cause is fixed)")
         CfnOutput(self, "GlueDatabaseName", value=self.catalog.database.ref,
                   description="Glue database of the finance exports (Athena)")
         CfnOutput(self, "GlueDailyTableName", value=self.catalog.tables[PeriodKind.DAILY].ref,

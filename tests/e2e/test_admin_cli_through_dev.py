@@ -15,7 +15,15 @@ from typing import Any
 import anthropic as anthropic_sdk
 import pytest
 
-from tests.e2e.conftest import ROOT, DevRun, start_dev, stop_dev
+from tests.e2e.conftest import (
+    ROOT,
+    DevRun,
+    capture_output,
+    register_key,
+    register_token_cache,
+    start_dev,
+    stop_dev,
+)
 
 PASSWORD = "E2e-Admin-Passw0rd!"
 KEY_CACHE_TTL_S = 1.0
@@ -38,6 +46,8 @@ def admin_cli(dev: DevRun, tmp_path: Path):
     def run(*args: str, json_output: bool = True) -> Any:
         command = [str(ROOT / ".venv" / "bin" / "overspill"), "admin", *(["--json"] if json_output else []), *args]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        capture_output(f"admin {' '.join(args[:2])}", done, stdout_shows_a_secret=args[:2] == ("keys", "issue"))
+        register_token_cache(tmp_path)
         assert done.returncode == 0, f"{args}: {done.stderr}"
         return json.loads(done.stdout) if json_output else done.stdout
 
@@ -47,6 +57,7 @@ def admin_cli(dev: DevRun, tmp_path: Path):
 def test_create_issue_use_see_usage_revoke_refused(dev: DevRun, admin_cli):
     user = admin_cli("users", "create", "Edsger Dijkstra", "--email", "edsger@example.com", "--team", "e2e")
     issued = admin_cli("keys", "issue", user["user_id"])
+    register_key(issued["key"])
     assert issued["base_url"] == f"{dev.url}/ak/{issued['key']}"
     assert "Edsger Dijkstra" in admin_cli("users", "list", "--search", "edsger", json_output=False)
 

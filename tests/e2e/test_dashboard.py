@@ -26,7 +26,7 @@ from tests.e2e.browser import (
     sign_in,
     submit_sign_in,
 )
-from tests.e2e.conftest import DevRun, start_dev, stop_dev
+from tests.e2e.conftest import SECRETS, DevRun, register_key, start_dev, stop_dev
 from tests.support.fake_anthropic import Scenario
 
 PASSWORD = "E2e-Dashboard-Passw0rd!"
@@ -55,6 +55,7 @@ def cognito_admin(dev: DevRun) -> tuple[Any, str]:
 
 
 def ask(base_url: str, text: str = "reply with: counted") -> anthropic_sdk.types.Message:
+    SECRETS.add_text("prompt", text)  # refused ones (after the revoke) never reach the fake upstream that registers
     client = anthropic_sdk.Anthropic(base_url=base_url, api_key="sk-ant-api03-e2e", max_retries=0)
     return client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": text}])
 
@@ -94,6 +95,7 @@ def test_an_admins_day_in_the_dashboard(dev: DevRun, page: Page, anthropic, bedr
     assert match, export_line
     base_url = match.group(1)
     assert base_url.startswith(dev.url + "/ak/")
+    register_key(base_url.rsplit("/ak/", 1)[1])
     screenshot(page, "user-detail-key-issued")
 
     # The developer's request, through the gateway with that key, shows in their usage and on the overview.
@@ -113,6 +115,7 @@ def test_an_admins_day_in_the_dashboard(dev: DevRun, page: Page, anthropic, bedr
     # An IAM access key: a Bedrock API key is only ever sent over HTTPS, and the fake Bedrock is plain HTTP.
     credentials.get_by_label("Credential type").select_option("access_key")
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    SECRETS.add("Bedrock secret access key", secret)
     credentials.get_by_label("Access key ID").fill("AKIAIOSFODNN7E2ETEST")
     credentials.get_by_label("Secret access key").fill(secret)
     credentials.get_by_label("Region").fill("us-east-1")
@@ -205,6 +208,8 @@ def test_the_api_down_shows_a_banner_not_a_blank_page(dev: DevRun, page: Page):
 
 def test_finance_signs_in_with_a_new_password_and_finds_no_admin_actions(dev: DevRun, page: Page):
     cognito, pool_id = cognito_admin(dev)
+    SECRETS.add("Cognito temporary password", "Temp-Passw0rd-123!")
+    SECRETS.add("finance password", FINANCE_PASSWORD)
     cognito.admin_create_user(UserPoolId=pool_id, Username="fiona", TemporaryPassword="Temp-Passw0rd-123!",
                               MessageAction="SUPPRESS")
     cognito.admin_add_user_to_group(UserPoolId=pool_id, Username="fiona", GroupName="finance")

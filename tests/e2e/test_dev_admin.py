@@ -23,7 +23,7 @@ from botocore.config import Config
 
 from overspill.local.dev import Dashboard
 from overspill.local.function_url import FunctionUrlServer
-from tests.e2e.conftest import ROOT, DevRun, free_port, start_dev, stop_dev
+from tests.e2e.conftest import ROOT, SECRETS, DevRun, capture_output, free_port, start_dev, stop_dev
 
 PASSWORD_LINE = re.compile(r"^Admin password \(shown this once; kept in (.+)\): (\S+)$", re.MULTILINE)
 ENV_PASSWORD = "Env-Chosen-Passw0rd!"
@@ -61,6 +61,8 @@ def sign_in(run: DevRun, username: str, password: str) -> str:
     answer = cognito.initiate_auth(ClientId=cognito_config["clientId"], AuthFlow="USER_PASSWORD_AUTH",
                                    AuthParameters={"USERNAME": username, "PASSWORD": password})
     assert "ChallengeName" not in answer, answer["ChallengeName"]
+    for name in ("AccessToken", "IdToken", "RefreshToken"):
+        SECRETS.add(f"Cognito {name}", answer["AuthenticationResult"][name])
     return answer["AuthenticationResult"]["AccessToken"]
 
 
@@ -118,7 +120,7 @@ def test_config_json_names_the_local_pool_and_is_never_cached(admin_dev: AdminDe
 
 
 def test_claude_code_requests_still_reach_the_gateway(admin_dev: AdminDev):
-    answer = httpx.post(admin_dev.run.base_url + "/v1/messages", headers={"x-api-key": "k"},
+    answer = httpx.post(admin_dev.run.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-api03-e2e"},
                         json={"model": "claude-haiku-4-5-20251001", "max_tokens": 5, "messages": []})
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-overspill-route"] == "plan"
@@ -157,11 +159,14 @@ def test_a_password_set_in_the_environment_is_the_admins(anthropic, tmp_path: Pa
 def test_a_password_the_pool_refuses_stops_the_start_with_the_reason(anthropic, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSPILL_")}
     env["OVERSPILL_ADMIN_PASSWORD"] = "tooshort"
+    SECRETS.add("admin password", "tooshort")
     finished = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "overspill"), "dev", "--port", str(free_port()), "--anthropic-url",
          anthropic.url, "--state-dir", str(tmp_path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
+    capture_output("overspill dev (refused)", finished)
+    SECRETS.capture(tmp_path / "aws-emulator.log", "AWS emulator (moto)")
     assert finished.returncode != 0
     assert "cannot start: the admin password from OVERSPILL_ADMIN_PASSWORD is refused" in finished.stderr
     assert "at least 12 characters" in finished.stderr

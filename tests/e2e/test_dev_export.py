@@ -16,14 +16,16 @@ import boto3
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, start_dev, stop_dev
+from tests.e2e.conftest import ROOT, capture_output, start_dev, stop_dev
 
 # The command is not registered under `overspill` here; run its click object as the console script would.
 EXPORT = [sys.executable, "-c", "from overspill.exports.command import export_command; export_command()"]
 
 
 def run_export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*EXPORT, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*EXPORT, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    capture_output("overspill export", done)
+    return done
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def exports_bucket(state: Path):
 
 def test_a_request_through_dev_is_in_todays_export_in_the_directory_and_the_bucket(dev_with_state, tmp_path):
     dev, state = dev_with_state
-    answer = httpx.post(dev.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-e2e"}, timeout=20,
+    answer = httpx.post(dev.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-api03-e2e-export"}, timeout=20,
                         json={"model": "claude-haiku-4-5-20251001", "max_tokens": 20,
                               "messages": [{"role": "user", "content": "reply with: exported"}]})
     assert answer.status_code == 200, answer.text

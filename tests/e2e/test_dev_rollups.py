@@ -18,7 +18,7 @@ from overspill.store.models import UsageRollupModel, bind_models
 from overspill.store.rollups import RollupRepository
 from overspill.store.usage import UsageRepository
 from overspill.usage.rollups import Kind, RollupKey
-from tests.e2e.conftest import ROOT, DevRun, start_dev, stop_dev
+from tests.e2e.conftest import ROOT, DevRun, capture_output, start_dev, stop_dev
 from tests.integration.test_rollup_function import usage_event
 
 MODEL = "claude-haiku-4-5-20251001"
@@ -56,8 +56,10 @@ def wait_for_row(pk: str, sk: str, requests: int, timeout_s: float = 5.0) -> Usa
 def rollups_cli(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OVERSPILL_", "AWS_"))}
     code = "from overspill.usage.rollup_command import rollups_command; rollups_command()"
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, *args], cwd=ROOT, env=env,
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
+    capture_output("overspill rollups", done)
+    return done
 
 
 def test_a_request_shows_in_its_users_day_rollup_within_seconds(rollup_dev, dev_tables):
@@ -104,3 +106,28 @@ def test_the_rebuild_command_repairs_a_damaged_day_of_the_running_instance(rollu
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     refused = rollups_cli("rebuild", "--from", today, "--to", today, "--state-dir", str(state_dir))
     assert refused.returncode == 2 and f"{today} has not ended yet" in refused.stderr
+
+
+def test_no_rollups_writes_usage_events_but_leaves_the_rollups_alone(anthropic, tmp_path, monkeypatch):
+    run = start_dev(anthropic.url, tmp_path, flags=("--no-rollups",))
+    try:
+        assert "Rollups are off (--no-rollups)" in run.log_text()
+        response = httpx.post(run.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-api03-e2e"},
+                              json={"model": MODEL, "max_tokens": 5,
+                                    "messages": [{"role": "user", "content": "reply with: not rolled up"}]},
+                              timeout=20)
+        assert response.status_code == 200, response.text
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.setenv(name, "overspill-local")
+        bind_models(local_settings(tmp_path))
+        request_id = response.headers["x-overspill-request-id"]
+        deadline = time.monotonic() + 5
+        while UsageRepository(retention=timedelta(days=1)).get(request_id) is None:
+            assert time.monotonic() < deadline, "no usage event for the request"
+            time.sleep(0.1)
+        time.sleep(2)  # the poller, were it running, delivers within a second (0.5 s polls)
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        key = RollupKey(Kind.USER_DAY, day, user_id="usr_demo", model=MODEL, route="plan")
+        assert list(UsageRollupModel.query(key.pk, UsageRollupModel.sk == key.sk, consistent_read=True)) == []
+    finally:
+        stop_dev(run)

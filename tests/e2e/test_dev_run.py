@@ -16,7 +16,7 @@ def test_state_survives_a_restart(anthropic, tmp_path):
     first = start_dev(anthropic.url, tmp_path)
     try:
         assert httpx.get(first.url + "/healthz").json() == {"status": "ok"}
-        ok = httpx.post(first.base_url + "/v1/messages", headers={"x-api-key": "k"},
+        ok = httpx.post(first.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-api03-e2e"},
                         json={"model": "claude-haiku-4-5-20251001", "max_tokens": 5, "messages": []})
         assert ok.status_code == 200
     finally:
@@ -26,11 +26,43 @@ def test_state_survives_a_restart(anthropic, tmp_path):
     second = start_dev(anthropic.url, tmp_path)
     try:
         assert second.key == first.key  # the same demo key, printed again
-        again = httpx.post(second.base_url + "/v1/messages", headers={"x-api-key": "k"},
+        again = httpx.post(second.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-api03-e2e"},
                            json={"model": "claude-haiku-4-5-20251001", "max_tokens": 5, "messages": []})
         assert again.status_code == 200, again.text
     finally:
         stop_dev(second)
+
+
+def _saved(state_dir, request_id: str) -> bool:
+    return request_id in (state_dir / "tables.json").read_text()
+
+
+def _one_request(run) -> str:
+    answer = httpx.post(run.base_url + "/v1/messages", headers={"x-api-key": "sk-ant-api03-e2e"},
+                        json={"model": "claude-haiku-4-5-20251001", "max_tokens": 5, "messages": []})
+    assert answer.status_code == 200, answer.text
+    return answer.headers["x-overspill-request-id"]
+
+
+def test_snapshot_every_sets_how_often_the_state_is_saved(anthropic, tmp_path):
+    often = start_dev(anthropic.url, tmp_path / "often", flags=("--snapshot-every", "0.5"))
+    try:
+        request_id = _one_request(often)
+        deadline = time.monotonic() + 5
+        while not _saved(tmp_path / "often", request_id):  # saved while running, not 30 s later
+            assert time.monotonic() < deadline, "no snapshot within 5 s at --snapshot-every 0.5"
+            time.sleep(0.1)
+    finally:
+        stop_dev(often)
+
+    on_stop = start_dev(anthropic.url, tmp_path / "on-stop", flags=("--snapshot-every", "0"))
+    try:
+        request_id = _one_request(on_stop)
+        time.sleep(1.5)
+        assert not _saved(tmp_path / "on-stop", request_id)
+    finally:
+        stop_dev(on_stop)
+    assert _saved(tmp_path / "on-stop", request_id)  # 0: saved on stop only
 
 
 def test_fifty_concurrent_streams_are_served_at_once(dev, anthropic):
@@ -41,7 +73,8 @@ def test_fifty_concurrent_streams_are_served_at_once(dev, anthropic):
     def one(_: int) -> tuple[int, bool, float]:
         started = time.perf_counter()
         with httpx.Client(timeout=30) as client:
-            response = client.post(dev.base_url + "/v1/messages", content=body, headers={"x-api-key": "k"})
+            response = client.post(dev.base_url + "/v1/messages", content=body,
+                                   headers={"x-api-key": "sk-ant-api03-e2e"})
         return response.status_code, response.text.rstrip().endswith('{"type":"message_stop"}'), \
             time.perf_counter() - started
 

@@ -6,6 +6,7 @@ import anthropic as anthropic_sdk
 import httpx
 import pytest
 
+from tests.e2e.conftest import SECRETS, register_key
 from tests.support.claude_code_fixtures import load_all
 from tests.support.fake_anthropic import Scenario
 
@@ -47,9 +48,13 @@ def test_errors_reach_the_sdk_intact(client, anthropic):
 
 
 def test_a_revoked_or_unknown_key_is_an_authentication_error(dev):
-    bad = anthropic_sdk.Anthropic(base_url=dev.url + "/ak/ak_" + "N" * 43, api_key="k", max_retries=0)
+    unknown_key, credential, prompt = "ak_" + "N" * 43, "sk-ant-api03-e2e-refused", "reply with: never forwarded"
+    register_key(unknown_key)  # refused, yet no more of it than its prefix may reach a log
+    SECRETS.add("upstream credential", credential)
+    SECRETS.add_text("prompt", prompt)
+    bad = anthropic_sdk.Anthropic(base_url=dev.url + "/ak/" + unknown_key, api_key=credential, max_retries=0)
     with pytest.raises(anthropic_sdk.AuthenticationError) as raised:
-        bad.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+        bad.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": prompt}])
     assert "Overspill" in raised.value.message
 
 

@@ -45,7 +45,7 @@ FORBIDDEN_DYNAMODB = {
 # What the proxy decides per table; written out here, not imported, so that a change is a reviewed decision.
 EXPECTED_TABLE_ACTIONS = {
     "users_table": {"dynamodb:GetItem"},
-    "access_keys_table": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+    "access_keys_table": {"dynamodb:Query", "dynamodb:UpdateItem"},
     "usage_table": {"dynamodb:PutItem"},
     "breakers_table": {"dynamodb:GetItem", "dynamodb:PutItem"},
     "credentials_table": {"dynamodb:GetItem"},
@@ -127,9 +127,11 @@ def test_table_access_is_exactly_what_the_request_path_does(any_stage):
             spec.settings_field
     every_action = {a for s in role_statements(any_stage) for a in s.actions}
     assert not every_action & FORBIDDEN_DYNAMODB
-    # The one Query: the budget check, on the rollups table itself (its index is not granted, checked below).
+    # The two Queries: the key lookup (filtered to usable keys) and the budget check, each on its table itself
+    # (no index is granted, checked below).
     assert {s.resources[0] for s in role_statements(any_stage) if "dynamodb:Query" in s.actions} == {
-        _arn_of(any_stage.table_for(next(s for s in SPECS if s.settings_field == "rollups_table"))[0])}
+        _arn_of(any_stage.table_for(next(s for s in SPECS if s.settings_field == field))[0])
+        for field in ("access_keys_table", "rollups_table")}
     assert {a for a in every_action if a.startswith("dynamodb:")} == set().union(*EXPECTED_TABLE_ACTIONS.values())
     # Nothing on the tables' indexes or streams, and no condition on any table grant.
     for statement in role_statements(any_stage):

@@ -19,6 +19,9 @@ synthesised CloudFormation of the CDK app (stage dev). Compared, resource by res
 - The rollup's failure queue (ListQueues, GetQueueAttributes): one standard queue,
   ``OVERSPILL_ROLLUP_FAILURE_QUEUE_URL`` on both sides. (The export's failure queue is Lambda's dead-letter queue
   for asynchronous runs: a local run has none to send there, so it has no local counterpart.)
+- The usage spill queue (the same calls): a standard queue, ``OVERSPILL_USAGE_SPILL_QUEUE_URL`` on both sides,
+  whose messages go to a dead-letter queue after the same number of deliveries; the local run has these three
+  queues and no other.
 - Settings: every setting the local run fills with a resource it created is given, as ``OVERSPILL_<FIELD>``, to the
   deployed functions, pointing at a resource of the same kind; and every ``OVERSPILL_*`` variable a deployed function
   gets is one the local run sets for its functions too.
@@ -30,6 +33,7 @@ deletion protection, point-in-time recovery, key rotation). The Cognito pool is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -252,14 +256,33 @@ def test_the_exports_bucket_is_versioned_on_both_sides(local, dev):
 
 
 def test_the_rollup_failure_queue_is_one_standard_queue_on_both_sides(local, dev):
-    ((url, attributes),) = local.queues.items()
-    assert url == local.settings.rollup_failure_queue_url
-    assert attributes.get("FifoQueue", "false") == "false"
+    attributes = local.queues[local.settings.rollup_failure_queue_url]
+    assert attributes.get("FifoQueue", "false") == "false" and "RedrivePolicy" not in attributes
     queues = {_referenced(dev, v)[0] for v in _deployed_settings(dev)[env_name("rollup_failure_queue_url")]}
     assert len(queues) == 1
     queue = dev.json["Resources"][queues.pop()]
     assert queue["Type"] == "AWS::SQS::Queue"
     assert not queue["Properties"].get("FifoQueue", False)
+
+
+def test_the_usage_spill_queue_has_the_same_dead_letter_queue_on_both_sides(local, dev):
+    attributes = local.queues[local.settings.usage_spill_queue_url]
+    assert attributes.get("FifoQueue", "false") == "false"
+    redrive = json.loads(attributes["RedrivePolicy"])
+    (dead_letters,) = [url for url, a in local.queues.items() if a["QueueArn"] == redrive["deadLetterTargetArn"]]
+    assert set(local.queues) == {local.settings.rollup_failure_queue_url, local.settings.usage_spill_queue_url,
+                                 dead_letters}
+    assert "RedrivePolicy" not in local.queues[dead_letters]
+
+    queues = {_referenced(dev, v)[0] for v in _deployed_settings(dev)[env_name("usage_spill_queue_url")]}
+    assert len(queues) == 1
+    queue = dev.json["Resources"][queues.pop()]
+    assert queue["Type"] == "AWS::SQS::Queue" and not queue["Properties"].get("FifoQueue", False)
+    deployed = queue["Properties"]["RedrivePolicy"]
+    assert deployed["maxReceiveCount"] == int(redrive["maxReceiveCount"])
+    target_id = deployed["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert dev.json["Resources"][target_id]["Type"] == "AWS::SQS::Queue"
+    assert "RedrivePolicy" not in dev.json["Resources"][target_id]["Properties"]
 
 
 # The settings a local run fills with a resource it created (or its sign-in made), and what kind of resource the
@@ -270,6 +293,7 @@ RESOURCE_SETTINGS = {
     "pepper_secret_id": "AWS::SecretsManager::Secret",
     "credentials_kms_key_id": "AWS::KMS::Key",
     "rollup_failure_queue_url": "AWS::SQS::Queue",
+    "usage_spill_queue_url": "AWS::SQS::Queue",
     "cognito_user_pool_id": "AWS::Cognito::UserPool",
     "cognito_client_ids": "AWS::Cognito::UserPoolClient",
 }

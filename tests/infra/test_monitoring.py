@@ -73,8 +73,10 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(any_config):
     assert set(any_config.stack.monitoring.alarms) == {
         "ProxyErrors", "ProxyThrottles", "ProxyServerErrors", "BedrockFallbackShare", "RollupErrors",
         "RollupIteratorAge", "RollupFailureQueue", "ExportFailureQueue", "ExportErrors", "BudgetExhausted",
-        "UnpricedRequests", "AdminErrors"}
-    assert len(alarms) == 12
+        "UnpricedRequests", "AdminErrors",
+        # The usage spill queue (tests/infra/test_usage_spill.py).
+        "UsageSpillBacklog", "UsageSpillDeadLetters", "UsageReplayErrors", "UsageUnstored"}
+    assert len(alarms) == 16
     topic = {"Ref": _topic_id(any_config)}
     for logical_id, alarm in alarms.items():
         props = alarm["Properties"]

@@ -9,7 +9,7 @@ from tests.infra.conftest import SPECS
 
 EXTRA_OUTPUTS = {"ProxyUrl", "PepperSecretArn", "CredentialsKeyArn", "ExportFunctionName", "ExportFailureQueueUrl",
                  "RollupFailureQueueUrl", "GlueDatabaseName", "GlueDailyTableName", "GlueMonthlyTableName",
-                 "AthenaWorkGroupName", "AlarmTopicArn",
+                 "AthenaWorkGroupName", "AlarmTopicArn", "UsageSpillQueueUrl", "UsageSpillDeadLetterQueueUrl",
                  # The admin API and its sign-in (tests/infra/test_admin.py).
                  "AdminApiUrl", "UserPoolId", "UserPoolClientId", "Region", "DashboardConfig",
                  # The dashboard's hosting (tests/infra/test_web.py).

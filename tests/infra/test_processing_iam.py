@@ -331,7 +331,7 @@ def ran(dev: Synth) -> Iterator[Ran]:
             assert usage.record(event)
         records = _stream_records(dynamodb, client("dynamodbstreams", setup), physical[ids["usage"]])
         # Lambda applies the mapping's filter before the function sees anything.
-        mapping = dev.only("AWS::Lambda::EventSourceMapping")[1]["Properties"]
+        mapping = dev.resource_of(dev.stack.rollup.event_source)[1]["Properties"]
         (criteria,) = mapping["FilterCriteria"]["Filters"]
         inserts = [r for r in records if event_filter_matches(json.loads(criteria["Pattern"]), r)]
         assert len(inserts) == 3

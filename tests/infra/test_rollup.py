@@ -74,7 +74,7 @@ def test_settings_accept_the_environment(any_config):
 
 
 def _mapping(synth: Synth) -> dict[str, Any]:
-    _, mapping = synth.only("AWS::Lambda::EventSourceMapping")
+    _, mapping = synth.resource_of(synth.stack.rollup.event_source)
     return mapping
 
 

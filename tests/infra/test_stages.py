@@ -7,10 +7,11 @@ from tests.infra.conftest import SPECS
 
 STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::KMS::Key",
             "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Athena::WorkGroup", "AWS::Cognito::UserPool")
-# The tables, the pepper and the credentials key; a log group per function (proxy, rollup, export, admin); the
-# exports bucket; the rollup's and the exports' failure queues; the Athena workgroup (its query history); the alarm
-# topic's key; the admins' user pool; the dashboard's bucket and its deployment's log group.
-STATEFUL_COUNT = len(SPECS) + 2 + 4 + 1 + 2 + 1 + 1 + 1 + 2
+# The tables, the pepper and the credentials key; a log group per function (proxy, rollup, export, admin, usage
+# replay); the exports bucket; the rollup's and the exports' failure queues, the usage spill queue and its
+# dead-letter queue; the Athena workgroup (its query history); the alarm topic's key; the admins' user pool; the
+# dashboard's bucket and its deployment's log group.
+STATEFUL_COUNT = len(SPECS) + 2 + 5 + 1 + 4 + 1 + 1 + 1 + 2
 
 
 def _stateful(synth) -> dict[str, dict]:

@@ -67,10 +67,12 @@ def test_a_refused_request_costs_nothing_and_is_not_flagged_unknown(anthropic):
         assert (event.status, event.cost_usd, event.cost_known) == (413, 0, True)
 
 
-def test_a_very_long_model_name_is_bounded_before_it_reaches_the_rollup_keys(gateway, developer, anthropic):
+def test_a_very_long_model_name_is_refused_and_never_reaches_the_rollup_keys(gateway, developer, anthropic):
     response = ask(developer, gateway, model="x" * 5000)
+    assert response.status_code == 400 and "5,000 characters" in response.json()["error"]["message"]
     event = wait_for_usage(gateway, response.headers["x-overspill-request-id"])
-    assert event.model == "x" * 200 and event.cost_known is False
+    assert (event.status, event.model, event.error_type) == (400, None, "invalid_request_error")
+    assert anthropic.received == []
 
 
 def test_admin_price_override_applies_to_new_requests(anthropic):

@@ -14,7 +14,9 @@ What it does (wire facts: /work/shared/PROTOCOL.md §1-3, §6):
 - Every request is recorded (method, path, headers in order and case, raw body bytes) before it is answered.
 - One-shot :class:`Scenario` objects queued with :meth:`FakeAnthropic.enqueue` script the next answers
   (errors, plan limits, mid-stream failures, raw bytes, slow starts); :meth:`FakeAnthropic.set_default`
-  replaces the default answer (benchmarks use it for token cadence).
+  replaces the default answer (benchmarks use it for token cadence); ``answers_by_credential`` answers each
+  request whose credential holds a marker with that marker's scenario, every time (a load of many developers,
+  some of whom are limited, through one fake).
 
 Standard library only (orjson is used when importable, for benchmark speed).
 """
@@ -901,6 +903,8 @@ class FakeAnthropic:
         default: Scenario | None = None,
         rate_limit_headers: str = "unified",
         verbose: bool = False,
+        answers_by_credential: Mapping[str, Scenario] | None = None,
+        keep_requests: bool = True,
     ) -> None:
         if rate_limit_headers not in ("unified", "api_key", "both", "none"):
             raise ValueError(f"rate_limit_headers: {rate_limit_headers!r}")
@@ -909,6 +913,9 @@ class FakeAnthropic:
         self.rate_limit_headers = rate_limit_headers
         self.verbose = verbose
         self.received: list[RecordedRequest] = []
+        # Standalone (another process) nobody can read them, and a long benchmark must not grow the fake.
+        self.keep_requests = keep_requests
+        self._by_credential = dict(answers_by_credential or {})
         self._default = default
         self._queue: list[Scenario] = []
         self._lock = threading.Lock()
@@ -1003,16 +1010,25 @@ class FakeAnthropic:
     # ---- answering (called from handler threads) ---------------------------------------------------------
 
     def _record(self, request: RecordedRequest) -> None:
+        if not self.keep_requests:
+            return
         with self._arrived:
             self.received.append(request)
             self._arrived.notify_all()
 
-    def _next_scenario(self, route: str) -> Scenario | None:
+    def _next_scenario(self, route: str, request: RecordedRequest) -> Scenario | None:
         with self._lock:
             for i, scenario in enumerate(self._queue):
                 if scenario.route in (route, ANY_ROUTE):
                     return self._queue.pop(i)
-            return self._default if route == ROUTE_MESSAGES else None
+            if route != ROUTE_MESSAGES:
+                return None
+            if self._by_credential:
+                credential = _credential(request)
+                for marker, scenario in self._by_credential.items():
+                    if marker in credential:
+                        return scenario
+            return self._default
 
     def base_headers(self, request_id: str) -> Headers:
         """Headers every real answer carries: request-id and rate-limit state."""
@@ -1059,7 +1075,7 @@ class FakeAnthropic:
         if self.require_auth and not _has_credentials(request):
             exchange.send_error(401, "authentication_error", "x-api-key header is required")
             return
-        scenario = self._next_scenario(route)
+        scenario = self._next_scenario(route, request)
         if scenario is not None:
             if not exchange.sleep(scenario.delay):
                 exchange.abort()
@@ -1113,6 +1129,24 @@ def _has_credentials(request: RecordedRequest) -> bool:
     return scheme.lower() == "bearer" and bool(token.strip())
 
 
+def _credential(request: RecordedRequest) -> str:
+    """The x-api-key, or the Bearer token (a subscription login), or ""."""
+    scheme, _, token = (request.header("authorization") or "").partition(" ")
+    return request.header("x-api-key") or (token if scheme.lower() == "bearer" else "")
+
+
+def _credential_answer(text: str) -> tuple[str, Scenario]:
+    """``MARKER=plan-limited`` or ``MARKER=<status>`` (--answer-for-credential)."""
+    marker, _, answer = text.partition("=")
+    if not marker or not answer:
+        raise argparse.ArgumentTypeError(f"expected MARKER=plan-limited or MARKER=<status>, got {text!r}")
+    if answer == "plan-limited":
+        return marker, Scenario.plan_limit(int(time.time()) + 3600)
+    if answer.isdigit():
+        return marker, Scenario.error(int(answer))
+    raise argparse.ArgumentTypeError(f"unknown answer {answer!r}: plan-limited or an HTTP status")
+
+
 # ----------------------------------------------------------------------------------------------------
 # Standalone use
 # ----------------------------------------------------------------------------------------------------
@@ -1140,6 +1174,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --error-status 429: the retry-after header's seconds")
     parser.add_argument("--plan-limited", action="store_true",
                         help="answer every Messages request with a plan-limit 429 (reset in an hour)")
+    parser.add_argument("--answer-for-credential", type=_credential_answer, action="append", default=[],
+                        metavar="MARKER=ANSWER",
+                        help="a request whose x-api-key (or Bearer token) contains MARKER gets ANSWER every time: "
+                             "plan-limited (429, reset in an hour) or an HTTP status (e.g. 529); repeatable")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
 
@@ -1161,6 +1199,8 @@ def main(argv: list[str] | None = None) -> int:
         default=default,
         rate_limit_headers=args.rate_limit_headers,
         verbose=args.verbose,
+        answers_by_credential=dict(args.answer_for_credential),
+        keep_requests=False,
     )
     fake.start()
     done = threading.Event()

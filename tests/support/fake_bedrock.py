@@ -1100,8 +1100,11 @@ class FakeBedrock:
         validate_body: bool = True,
         tls: bool = False,
         verbose: bool = False,
+        keep_requests: bool = True,
     ) -> None:
         self.host, self.port = host, port
+        # Standalone (another process) nobody can read them, and a long benchmark must not grow the fake.
+        self.keep_requests = keep_requests
         self.valid_access_keys = None if valid_access_keys is None else set(valid_access_keys)
         self.valid_bearer_tokens = None if valid_bearer_tokens is None else set(valid_bearer_tokens)
         self.expired_access_keys = set(expired_access_keys)
@@ -1230,6 +1233,8 @@ class FakeBedrock:
     # ---- answering (called from handler threads) ---------------------------------------------------------
 
     def _record(self, request: RecordedRequest) -> None:
+        if not self.keep_requests:
+            return
         with self._arrived:
             self.received.append(request)
             self._arrived.notify_all()
@@ -1351,7 +1356,8 @@ def main(argv: list[str] | None = None) -> int:
         delay=args.delay_ms / 1000,
     )
     fake = FakeBedrock(
-        args.host, args.port, default=default, require_auth=args.require_auth, tls=args.tls, verbose=args.verbose
+        args.host, args.port, default=default, require_auth=args.require_auth, tls=args.tls, verbose=args.verbose,
+        keep_requests=False,
     )
     fake.start()
     done = threading.Event()

@@ -453,6 +453,40 @@ def test_standalone_entry_point():
         assert process.wait(timeout=5) == 0
 
 
+def test_answers_by_credential_follow_the_key_or_token_every_time():
+    limited = Scenario.plan_limit(int(time.time()) + 3600)
+    with FakeAnthropic(answers_by_credential={"-limited-": limited, "-busy-": Scenario.error(529)}) as fake:
+        for _ in range(2):  # not consumed
+            refused = post_messages(fake, PLAIN_BODY, headers={"x-api-key": "sk-ant-api03-limited-1"})
+            assert refused.status_code == 429
+            assert refused.headers["anthropic-ratelimit-unified-status"] == "rejected"
+        busy = post_messages(fake, PLAIN_BODY, headers={"Authorization": "Bearer sk-ant-oat01-busy-2"})
+        assert busy.status_code == 529 and busy.json()["error"]["type"] == "overloaded_error"
+        plain = post_messages(fake, PLAIN_BODY, headers={"x-api-key": "sk-ant-api03-plan-3"})
+        assert plain.json()["content"][0]["text"] == DEFAULT_REPLY
+        fake.enqueue(Scenario.stream(text="scripted"))  # a queued answer still goes first
+        scripted = post_messages(fake, PLAIN_BODY, headers={"x-api-key": "sk-ant-api03-limited-1"})
+        assert scripted.json()["content"][0]["text"] == "scripted"
+
+
+def test_standalone_answers_by_credential():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fake_anthropic", "--port", "0",
+         "--answer-for-credential", "limited=plan-limited", "--answer-for-credential", "busy=529"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        statuses = [httpx.post(f"{url}/v1/messages", json=PLAIN_BODY, headers={"x-api-key": key}, timeout=5)
+                    .status_code for key in ("k-limited", "k-busy", "k-plan")]
+        assert statuses == [429, 529, 200]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=5) == 0
+
+
 def test_client_disconnect_is_noticed(fake):
     fake.enqueue(Scenario.stream(text_events=200, event_delay=0.01))
     with httpx.stream("POST", f"{fake.url}/v1/messages", json=STREAM_BODY) as response:

@@ -27,7 +27,15 @@ def test_round_trip_through_environment():
     ({"OVERSPILL_PORT": "70000"}, "OVERSPILL_PORT"),
     ({"OVERSPILL_ANTHROPIC_URL": "api.anthropic.com"}, "OVERSPILL_ANTHROPIC_URL"),
     ({"OVERSPILL_MAX_BODY_BYTES": "0"}, "OVERSPILL_MAX_BODY_BYTES"),
+    ({"OVERSPILL_KEY_FAILURE_LIMIT": "-1"}, "OVERSPILL_KEY_FAILURE_LIMIT"),
+    ({"OVERSPILL_KEY_FAILURE_WINDOW_S": "0"}, "OVERSPILL_KEY_FAILURE_WINDOW_S"),
 ])
 def test_bad_settings_name_the_variable(env, named):
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+def test_throttling_rejected_keys_is_off_unless_asked_for():
+    assert Settings().key_failure_limit == 0
+    settings = Settings.from_env({"OVERSPILL_KEY_FAILURE_LIMIT": "20", "OVERSPILL_KEY_FAILURE_WINDOW_S": "120"})
+    assert (settings.key_failure_limit, settings.key_failure_window_s) == (20, 120.0)

@@ -20,6 +20,19 @@ def shared_loader() -> Loader:
     return botocore.session.get_session().get_component("data_loader")
 
 
+def error_code(error: BaseException | None) -> str | None:
+    """The AWS error code behind an error (``ThrottlingException``, …; pynamodb wraps botocore's ClientError in
+    its own exceptions), or None for one without a response (a connection that failed, a timeout)."""
+    for _ in range(3):  # the error, what it wraps (pynamodb's ``cause``), and so on: never a long chain
+        if error is None:
+            return None
+        response = getattr(error, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+            return str(response["Error"]["Code"])
+        error = getattr(error, "cause", None) or error.__cause__
+    return None
+
+
 def client(service: str, settings: Settings, **config: Any) -> Any:
     # A session per client: a session caches the credentials it first resolved, and a client must take the
     # environment's credentials as they are when it is made (botocore sessions are not thread-safe either).
@@ -29,6 +42,6 @@ def client(service: str, settings: Settings, **config: Any) -> Any:
         service,
         region_name=settings.region,
         endpoint_url=settings.aws_endpoint_url,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3},
-                      **config),
+        config=Config(connect_timeout=2, read_timeout=5,
+                      retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts}, **config),
     )

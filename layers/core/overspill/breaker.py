@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from overspill.aws import error_code
 from overspill.fallback import COUNTED_FAILURES, FallbackReason, FallbackSignal
 from overspill.observability import emit_breaker_opened, logger
 
@@ -144,6 +145,32 @@ class BreakerService:
 
     def decide(self, user_id: str) -> Decision:
         now = self._now()
+        try:
+            return self._decide(user_id, now)
+        except Exception as error:  # noqa: BLE001 - DynamoDB throttled or unreachable after botocore's retries
+            return self._fail_open(user_id, error)
+
+    def _fail_open(self, user_id: str, error: Exception) -> Decision:
+        """The breaker's item could not be read (or its probe lease written): go on with what this instance knew,
+        or try the plan. A limited plan then answers 429 and the request falls back as usual; the cost of not
+        knowing is one plan round trip, never a failed request."""
+        with self._lock:
+            cached = self._cache.get(user_id)
+        known = cached.breaker if cached is not None else Breaker(user_id)
+        now = self._now()
+        if ((known.state is BreakerState.OPEN and known.open_until and now < known.open_until)
+                or (known.state is BreakerState.HALF_OPEN and known.probe_until and now < known.probe_until)):
+            decision = Decision(Route.BEDROCK, known, FallbackReason.BREAKER_OPEN)
+        else:
+            decision = Decision(Route.PLAN, known)
+        # Remembered for the usual time, so that the next requests do not each wait for the same failing read.
+        self._remember(known, unwritten=cached.unwritten if cached is not None else False)
+        logger.warning("breaker state unreadable; routing without it", extra={
+            "user_id": user_id, "route": str(decision.route), "known_state": str(known.state),
+            "error": type(error).__name__, "error_code": error_code(error)})
+        return decision
+
+    def _decide(self, user_id: str, now: datetime) -> Decision:
         breaker = self._current(user_id, now)
         if breaker.state is BreakerState.CLOSED:
             return Decision(Route.PLAN, breaker)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from overspill.aws import error_code
 from overspill.errors import GatewayError
 from overspill.observability import emit_budget_threshold, logger
 from overspill.pricing.table import format_usd
@@ -106,9 +107,19 @@ class BudgetService:
         self._lock = threading.Lock()
 
     def check(self, user: User) -> None:
-        """Raise the 429 a developer sees when their (or their team's) budget for this month is used up."""
+        """Raise the 429 a developer sees when their (or their team's) budget for this month is used up.
+
+        When the spend cannot be read (DynamoDB throttled or unreachable) and this instance has no figure of its
+        own, the request goes on: a budget caps a month's spend, and a few requests during an outage of the
+        store are a smaller harm than refusing everyone's fallback. Logged as a warning."""
         now = self._now()
-        for state in self.states(user, now):
+        try:
+            states = self.states(user, now)
+        except Exception as error:  # noqa: BLE001 - any read failure means the same here
+            logger.warning("budget not checked: the spend could not be read", extra={
+                "user_id": user.user_id, "error": type(error).__name__, "error_code": error_code(error)})
+            return
+        for state in states:
             self._announce(state)
             if state.used_up:
                 logger.info("Bedrock refused: budget used up", extra={
@@ -131,7 +142,8 @@ class BudgetService:
         return states
 
     def add_spend(self, user: User, route: str, cost_usd: Decimal | None, occurred_at: datetime) -> None:
-        """Count a finished request at once in this instance's figures (the rollup catches up within seconds)."""
+        """Count a finished request at once in this instance's figures (the rollup catches up within seconds, or,
+        when the usage write failed and the event went to the spill queue, once the replay has stored it)."""
         if not cost_usd or (self._counts == COUNTS_BEDROCK and route != "bedrock"):
             return
         month = occurred_at.astimezone(UTC).strftime("%Y-%m")
@@ -149,7 +161,16 @@ class BudgetService:
             near = budget > 0 and cached.spent >= budget * NEAR_LIMIT_FRACTION
             if now - cached.fetched_at < (min(self._ttl, NEAR_LIMIT_TTL_S) if near else self._ttl):
                 return cached.spent
-        by_route = self._rollups.month_by_route(pk, month)
+        try:
+            by_route = self._rollups.month_by_route(pk, month)
+        except Exception:
+            if cached is not None and cached.month == month:
+                # An older figure of this month beats none; trusted for another TTL rather than read again by
+                # every request while the store fails.
+                with self._lock:
+                    cached.fetched_at = now
+                return cached.spent
+            raise
         spent = sum((c.cost_usd for route, c in by_route.items()
                      if self._counts == COUNTS_ALL or route == "bedrock"), Decimal(0))
         with self._lock:
@@ -162,7 +183,12 @@ class BudgetService:
             cached = self._team_items.get(name)
         if cached is not None and now - cached[1] < self._ttl:
             return cached[0]
-        team = self._teams.get(name)
+        try:
+            team = self._teams.get(name)
+        except Exception:
+            if cached is not None:
+                return cached[0]
+            raise
         with self._lock:
             self._team_items[name] = (team, now)
         return team

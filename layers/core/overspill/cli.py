@@ -26,8 +26,14 @@ def main() -> None:
               help="Where local state (tables, pepper, demo key) is kept across restarts [.overspill].")
 @click.option("--aws-port", envvar="OVERSPILL_AWS_PORT", type=int, default=0, show_default=True,
               help="Port of the embedded AWS emulator (0: any free port).")
+@click.option("--no-rollups", envvar="OVERSPILL_NO_ROLLUPS", is_flag=True, default=False,
+              help="Do not run the rollup function on the usage stream (load tests: it reads every event back "
+                   "out of the emulator). Usage events are still written; the dashboard's totals stay still.")
+@click.option("--snapshot-every", envvar="OVERSPILL_SNAPSHOT_EVERY", type=click.FloatRange(min=0), default=30.0,
+              show_default=True, help="Seconds between saves of the local state; 0: only on stop (load tests: "
+                                      "each save reads every table whole).")
 def dev(host: str | None, port: int | None, anthropic_url: str | None, bedrock_endpoint_url: str | None,
-        state_dir: str | None, aws_port: int) -> None:
+        state_dir: str | None, aws_port: int, no_rollups: bool, snapshot_every: float) -> None:
     """Run Overspill locally on the embedded AWS emulator."""
     from overspill.local import dev as local_dev
 
@@ -37,7 +43,7 @@ def dev(host: str | None, port: int | None, anthropic_url: str | None, bedrock_e
     except SettingsError as error:
         raise click.BadParameter(str(error)) from None
     try:
-        local_dev.run(settings, aws_port=aws_port)
+        local_dev.run(settings, aws_port=aws_port, rollups=not no_rollups, snapshot_every_s=snapshot_every)
     except OSError as error:
         raise click.ClickException(f"cannot start: {error}") from None
 

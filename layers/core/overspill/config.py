@@ -39,6 +39,12 @@ class Settings:
     exports_bucket: str = "overspill-exports"
     # Where the rollup function puts stream records it can never apply (an SQS queue URL); None = log only.
     rollup_failure_queue_url: str | None = None
+    # Where the proxy puts a usage event DynamoDB would not take (an SQS queue URL, drained back into the usage
+    # table by the usage_replay function); None = the event is logged at ERROR level only.
+    usage_spill_queue_url: str | None = None
+    # Attempts per AWS call (DynamoDB, SQS, KMS, Secrets Manager) before the caller sees the error: botocore's
+    # standard retries, with exponential backoff and jitter between them (about 1 + 2 + 4 s at most for 4).
+    aws_max_attempts: int = 4
     pepper_secret_id: str = "overspill/access-key-pepper"
     # KMS key (id, ARN or alias) under which per-user Bedrock credentials are encrypted.
     credentials_kms_key_id: str = "alias/overspill-credentials"
@@ -82,6 +88,10 @@ class Settings:
     key_cache_ttl_s: float = 30.0
     key_cache_size: int = 10_000
     key_last_used_interval_s: float = 300.0
+    # After this many requests with a rejected access key from one source address (an IPv6 /64) within the window,
+    # the source is answered 429 without a key lookup until the window ends. Counted per instance. 0: off.
+    key_failure_limit: int = 0
+    key_failure_window_s: float = 60.0
     max_body_bytes: int = 32 * 1024 * 1024
     usage_ttl_days: int = 400
 
@@ -123,9 +133,12 @@ class Settings:
         for positive in ("upstream_connect_timeout_s", "upstream_read_timeout_s", "max_body_bytes",
                          "key_cache_size", "usage_ttl_days", "upstream_max_connections",
                          "breaker_failure_threshold", "breaker_failure_window_s", "breaker_probe_lease_s",
-                         "bedrock_connect_timeout_s", "admin_max_range_days"):
+                         "bedrock_connect_timeout_s", "admin_max_range_days", "aws_max_attempts"):
             if getattr(self, positive) <= 0:
                 raise SettingsError(f"{env_name(positive)} must be greater than 0")
+        if self.key_failure_limit < 0 or self.key_failure_window_s <= 0:
+            raise SettingsError(f"{env_name('key_failure_limit')} must not be negative and "
+                                f"{env_name('key_failure_window_s')} must be greater than 0")
         if self.key_cache_ttl_s < 0 or self.key_last_used_interval_s < 0:
             raise SettingsError("cache and interval settings must not be negative")
         if self.early_switch_utilization is not None and not 0 < self.early_switch_utilization <= 1:

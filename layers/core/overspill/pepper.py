@@ -14,17 +14,32 @@ class PepperError(RuntimeError):
 
 
 class PepperProvider:
+    """Read on first use, not at start-up: an instance that starts while Secrets Manager is failing still starts
+    (no crash loop), answers 503 meanwhile, and reads the secret again on the next request until it succeeds."""
+
     def __init__(self, secrets_client: Any, secret_id: str) -> None:
         self._client = secrets_client
         self._secret_id = secret_id
         self._value: bytes | None = None
         self._lock = threading.Lock()
+        self._attempts = 0
+        self._last_failure: str | None = None
 
     def __call__(self) -> bytes:
         if self._value is None:
+            attempts_seen = self._attempts
             with self._lock:
                 if self._value is None:
-                    self._value = self._load()
+                    if self._attempts != attempts_seen and self._last_failure is not None:
+                        # The read this request waited for failed just now: share its answer rather than queue
+                        # one more full round of retries behind it. The next request tries again.
+                        raise PepperError(self._last_failure)
+                    self._attempts += 1
+                    try:
+                        self._value = self._load()
+                    except PepperError as error:
+                        self._last_failure = str(error)
+                        raise
         return self._value
 
     def _load(self) -> bytes:

@@ -31,7 +31,7 @@ from overspill.admin.client import (
     revoke_quietly,
 )
 
-PASSWORD_ENV = "OVERSPILL_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
+PASSWORD_ENV = "OVERSPILL_ADMIN_PASSWORD"  # noqa: S105  # nosec B105  # the variable's name, not a password
 ROUTING_MODES = ("plan_first", "bedrock_only", "plan_only")
 USER_STATUSES = ("active", "inactive", "deleted")
 

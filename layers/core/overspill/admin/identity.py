@@ -102,13 +102,14 @@ def require(principal: Principal, role: Role) -> Principal:
 
 _MISSING = "Sign in first: this endpoint needs an access token (Authorization: Bearer <access token>)."
 _INVALID = "The access token is not valid for this Overspill deployment; sign in again."
+_WRONG_USE = "Send the access token, not the ID token, as Authorization: Bearer <access token>."
 _MESSAGES = {
     "missing": _MISSING,
     "expired": "Your session has expired; sign in again.",
     "not_yet_valid": "The access token is not valid yet; check this machine's clock, then sign in again.",
     "issuer": "The access token was issued by another Cognito user pool; sign in to this deployment.",
     "client": "The access token was issued to an app client this deployment does not accept.",
-    "token_use": "Send the access token, not the ID token, as Authorization: Bearer <access token>.",
+    "token_use": _WRONG_USE,
 }
 # Cognito access tokens are 1–2 KB (more with many groups); anything far larger is not one.
 MAX_TOKEN_CHARS = 16 * 1024

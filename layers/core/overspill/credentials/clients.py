@@ -196,7 +196,7 @@ class _ClientBuilder:
             raise CredentialsUnavailable(
                 "insecure_endpoint", f"Bedrock API keys are only sent over HTTPS, but "
                                      f"{env_name('bedrock_endpoint_url')} is {endpoint}.")
-        assert credentials.api_key is not None
+        assert credentials.api_key is not None  # nosec B101  # type narrowing: validated as an api_key kind
         with self._lock:
             # botocore's own support for Bedrock API keys reads AWS_BEARER_TOKEN_BEDROCK from the process
             # environment: one key per process. Here each key gets a session of its own whose token provider

@@ -31,6 +31,16 @@ class CredentialsUnavailable(RuntimeError):
         self.reason = reason
         self.message = message
 
+    @property
+    def transient(self) -> bool:
+        """KMS or the credentials table could not be reached (or throttled us): the next request tries again and
+        may well succeed. Every other reason needs an admin or an operator."""
+        return self.reason in TRANSIENT_REASONS
+
+
+# Set by the vault (KMS throttled, failing or unreachable) and by the client cache (the credentials table).
+TRANSIENT_REASONS = frozenset({"kms_unreachable", "store_unavailable"})
+
 
 _ACCESS_KEY_ID = re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}")
 _SECRET_ACCESS_KEY = re.compile(r"[A-Za-z0-9/+]{40}")
@@ -120,9 +130,9 @@ class BedrockCredentials:
     def hint(self) -> str:
         """What may be shown of these credentials: ``AKIA…WXYZ`` for an access key, ``…abcd`` for an API key."""
         if self.kind is CredentialKind.ACCESS_KEY:
-            assert self.access_key_id is not None
+            assert self.access_key_id is not None  # nosec B101  # type narrowing: validate() requires it
             return f"{self.access_key_id[:4]}…{self.access_key_id[-4:]}"
-        assert self.api_key is not None
+        assert self.api_key is not None  # nosec B101  # type narrowing: validate() requires it
         return f"…{self.api_key[-4:]}"
 
     def masked(self) -> dict[str, str | None]:

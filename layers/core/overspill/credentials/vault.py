@@ -27,7 +27,7 @@ from overspill.credentials.domain import BedrockCredentials, CredentialsUnavaila
 PURPOSE = "overspill-bedrock-credentials"
 PLAINTEXT_VERSION = 1
 # KMS answers in milliseconds; a stuck call must not hold a developer's fallback for long.
-_KMS_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+_KMS_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 5}
 
 
 def encryption_context(user_id: str) -> dict[str, str]:
@@ -50,6 +50,8 @@ class CredentialVault:
         self._region = settings.region
         self._endpoint_url = settings.aws_endpoint_url
         self._session = botocore_session
+        self._kms_config = Config(**_KMS_TIMEOUTS,
+                                  retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts})
         self._lock = threading.Lock()
         self._sealer: _Sealer | None = None
         self._last_kms_error = threading.local()  # the code of the KMS error behind an SDK exception
@@ -105,7 +107,7 @@ class CredentialVault:
 
         def kms_client(region: str) -> Any:
             client = session.create_client("kms", region_name=region, endpoint_url=self._endpoint_url,
-                                           config=_KMS_CONFIG)
+                                           config=self._kms_config)
             client.meta.events.register("after-call.kms", self._note_kms_result)
             return client
 

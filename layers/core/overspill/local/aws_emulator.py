@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404  # runs moto: this interpreter, fixed arguments, no shell
 import sys
 import time
 from pathlib import Path
@@ -37,7 +37,7 @@ class AwsEmulator:
 
     def start(self, timeout_s: float = 60.0) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # nosec B603  # sys.executable and fixed arguments, no shell
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,  # noqa: PLW1509
         )

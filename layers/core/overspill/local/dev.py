@@ -5,6 +5,7 @@ directory."""
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import mimetypes
 import os
 import signal
@@ -25,6 +26,7 @@ from overspill.local.aws_emulator import AwsEmulator
 from overspill.local.cognito import ensure_user_pool, generate_password, jwks_url
 from overspill.local.function_url import Answer, FunctionUrlServer
 from overspill.local.provision import provision
+from overspill.local.queue_poller import QueuePoller
 from overspill.local.state import ADMIN_PASSWORD_FILE, CONFIG_FILE, DEMO_KEY_FILE, PEPPER_FILE, LocalState
 from overspill.local.stream_poller import StreamPoller
 from overspill.store.access_keys import AccessKeyRepository
@@ -32,18 +34,19 @@ from overspill.store.models import bind_models
 from overspill.store.users import UserRepository
 
 SNAPSHOT_INTERVAL_S = 30.0
+# moto accepts any credentials; never send a developer's real ones, even to loopback. A placeholder, no secret.
+_MOTO_CREDENTIAL = "overspill-local"
 _LOCAL_AWS_ENV = {
-    # moto accepts any credentials; never send a developer's real ones, even to loopback.
-    "AWS_ACCESS_KEY_ID": "overspill-local",
-    "AWS_SECRET_ACCESS_KEY": "overspill-local",
-    "AWS_SESSION_TOKEN": "overspill-local",
+    "AWS_ACCESS_KEY_ID": _MOTO_CREDENTIAL,
+    "AWS_SECRET_ACCESS_KEY": _MOTO_CREDENTIAL,
+    "AWS_SESSION_TOKEN": _MOTO_CREDENTIAL,
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # botocore 1.44 + moto DynamoDB Streams (PROTOCOL §6)
 }
 # EMF metric lines are for CloudWatch; on a terminal they drown the logs. POWERTOOLS_METRICS_DISABLED=false
 # in the environment brings them back.
 _LOCAL_DEFAULTS = {"POWERTOOLS_METRICS_DISABLED": "true"}
 # Not a Settings field: settings are handed to every function and written to runtime.json; a password is not.
-ADMIN_PASSWORD_ENV = "OVERSPILL_ADMIN_PASSWORD"
+ADMIN_PASSWORD_ENV = "OVERSPILL_ADMIN_PASSWORD"  # nosec B105  # the variable's name, not a password
 ADMIN_USERNAME = "admin"
 API_PREFIX = "/api"
 # The proxy's paths go straight to it (one prefix check); /api goes to the admin function, the rest to the
@@ -67,6 +70,14 @@ def load_function(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
+
+
+def _is_wildcard(host: str) -> bool:
+    """0.0.0.0, ::, or another spelling of "every interface" (a host name is not)."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 class StartError(Exception):
@@ -122,14 +133,18 @@ class Dashboard:
 
 
 class DevServer:
-    def __init__(self, settings: Settings, *, aws_port: int = 0, admin_password: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, aws_port: int = 0, admin_password: str | None = None,
+                 rollups: bool = True, snapshot_every_s: float = SNAPSHOT_INTERVAL_S) -> None:
         self.settings = settings
         self.aws_port = aws_port
+        self.rollups = rollups
+        self.snapshot_every_s = snapshot_every_s  # 0: only on stop
         self.state = LocalState(Path(settings.state_dir))
         self.dashboard = Dashboard(source_root() / "admin_web" / "dist")
         self._moto: AwsEmulator | None = None
         self._server: FunctionUrlServer | None = None
         self._rollups: StreamPoller | None = None
+        self._usage_replay: QueuePoller | None = None
         self._stop = threading.Event()
         self.demo_key: str | None = None
         self._admin_password = admin_password
@@ -155,8 +170,15 @@ class DevServer:
         self._ensure_sign_in()
         # The rollup function follows the usage stream from its LATEST position: restored events were counted
         # before the restart. Started before the proxy serves, so that no new event is written ahead of it.
-        self._rollups = StreamPoller(self.settings, load_function("rollup"), forget_markers=True)
-        self._rollups.start()
+        if self.rollups:
+            self._rollups = StreamPoller(self.settings, load_function("rollup"), forget_markers=True)
+            self._rollups.start()
+        # The usage_replay function on the usage spill queue: what the proxy could not write to DynamoDB.
+        if self.settings.usage_spill_queue_url:
+            self._usage_replay = QueuePoller(self.settings, load_function("usage_replay"),
+                                             self.settings.usage_spill_queue_url,
+                                             function_name="overspill-usage-replay")
+            self._usage_replay.start()
 
         self._server = FunctionUrlServer(
             (self.settings.host, self.settings.port), load_function("proxy"),
@@ -165,7 +187,8 @@ class DevServer:
             functions={API_PREFIX: (load_function("admin"), "overspill-admin")}, site=self.dashboard.answer,
         )
         self._server.serve_in_background()
-        threading.Thread(target=self._snapshot_periodically, name="snapshot", daemon=True).start()
+        if self.snapshot_every_s > 0:
+            threading.Thread(target=self._snapshot_periodically, name="snapshot", daemon=True).start()
         # Other commands (``overspill export``, ``overspill rollups rebuild``) find this run through it.
         self.state.write_runtime(self.settings, pid=os.getpid())
 
@@ -222,7 +245,7 @@ class DevServer:
 
     @property
     def public_url(self) -> str:
-        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        host = "127.0.0.1" if _is_wildcard(self.settings.host) else self.settings.host  # a URL one can open
         return f"http://{host}:{self._server.server_address[1] if self._server else self.settings.port}"
 
     def banner(self) -> str:
@@ -232,6 +255,9 @@ class DevServer:
             f"{self.settings.bedrock_endpoint_url or 'in ' + self.settings.bedrock_region}; "
             f"state in {self.state.directory})",
         ]
+        if not self.rollups:
+            lines.append("Rollups are off (--no-rollups): usage events are written, the dashboard's totals do not "
+                         "move; `overspill rollups rebuild` counts past days later")
         admin = f"Admin API at {self.public_url}{API_PREFIX}"
         if self.dashboard.built:
             admin += f", dashboard at {self.public_url}/"
@@ -251,7 +277,7 @@ class DevServer:
         return "\n".join(lines)
 
     def _snapshot_periodically(self) -> None:
-        while not self._stop.wait(SNAPSHOT_INTERVAL_S):
+        while not self._stop.wait(self.snapshot_every_s):
             self._save()
 
     def _save(self) -> None:
@@ -266,6 +292,8 @@ class DevServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self._usage_replay is not None:
+            self._usage_replay.stop()  # before the rollup's last poll: a replayed event is then counted too
         if self._rollups is not None:
             self._rollups.stop()  # delivers what the stream still holds, so the saved rollups match the events
         if self._server is not None:
@@ -274,13 +302,15 @@ class DevServer:
             self._moto.stop()
 
 
-def run(settings: Settings, *, aws_port: int = 0) -> None:
+def run(settings: Settings, *, aws_port: int = 0, rollups: bool = True,
+        snapshot_every_s: float = SNAPSHOT_INTERVAL_S) -> None:
     # Many short-lived threads share one interpreter here (unlike Lambda, one request per process): hand
     # the GIL over sooner than the default 5 ms, or a stream waits behind another request's bookkeeping.
     sys.setswitchinterval(0.0005)
     # Taken out of the environment, so that no child process (the AWS emulator) inherits it.
     admin_password = os.environ.pop(ADMIN_PASSWORD_ENV, "") or None
-    server = DevServer(settings, aws_port=aws_port, admin_password=admin_password)
+    server = DevServer(settings, aws_port=aws_port, admin_password=admin_password, rollups=rollups,
+                       snapshot_every_s=snapshot_every_s)
     try:
         server.start()
     except StartError as error:

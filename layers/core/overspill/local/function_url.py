@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
@@ -27,6 +28,9 @@ Answer = tuple[int, dict[str, str], bytes]  # status, headers, body: a response 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/x-www-form-urlencoded")
 _MAX_REQUEST_BYTES = 64 * 1024 * 1024
+# Lambda's quota on "the total combined size of request line and header values" (1 MB). http.server itself refuses
+# a header line over 64 KB and more than 100 headers, both with a 431 as well.
+_MAX_HEADER_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -116,8 +120,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # request lines carry access keys in their paths: never print them
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a request line or headers it cannot parse) would echo the request line — and
+        # the access key in it — as an HTML page, or answer without a status line when CR/LF cut the line short.
+        # Answer as the Function URL front does instead: its JSON error, the status, nothing of the request.
+        self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._write_buffered(code, {"content-type": "application/json", "connection": "close"}, [],
+                             orjson.dumps({"Message": HTTPStatus(code).phrase}))
+
     def _serve(self) -> None:
-        path, _, query = self.path.partition("?")
+        if len(self.requestline) + sum(len(name) + len(value) for name, value in self.headers.items()) \
+                > _MAX_HEADER_BYTES:
+            self.send_error(431)  # the front refuses it: nothing reaches a function
+            return
+        path, _, query = _origin_form(self.path).partition("?")
         extra = self.server.extra_routes.get(path)
         if extra is not None:
             status, headers, payload = extra()
@@ -144,10 +161,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _invoke(self, handler: Handler, function_name: str, path: str, query: str) -> None:
         try:
             body = self._read_body()
-        except ValueError as error:
-            self._write_buffered(400, {"content-type": "application/json"}, [],
-                                 orjson.dumps({"message": str(error)}))
-            self.close_connection = True
+        except _TooLarge:
+            self.send_error(413)  # as Lambda: an invocation payload over its limit never reaches the function
+            return
+        except ValueError:
+            self.send_error(400)
             return
         event = self._event(path, query, body)
         context = LocalContext(function_name)
@@ -171,14 +189,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(parts)
+                if length < 0:
+                    raise ValueError("negative chunk size")
                 size += length
                 if size > _MAX_REQUEST_BYTES:
-                    raise ValueError("request body too large")
+                    raise _TooLarge
                 parts.append(self.rfile.read(length))
                 self.rfile.readline()
         length = int(self.headers.get("content-length") or 0)
+        if length < 0:
+            raise ValueError("negative content-length")  # read(-1) would wait for the client to close
         if length > _MAX_REQUEST_BYTES:
-            raise ValueError("request body too large")
+            raise _TooLarge
         return self.rfile.read(length) if length else b""
 
     def _event(self, path: str, query: str, body: bytes) -> dict[str, Any]:
@@ -241,6 +263,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             self.server.after_response.submit(_close, body)
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+def _origin_form(target: str) -> str:
+    """The path and query of a request target. An absolute-form target (``POST http://host/path``, which clients
+    send to proxies) only names this server (RFC 9112 §3.2.2): its host is never connected to, its path is served."""
+    if target.startswith("/"):
+        return target
+    parts = urlsplit(target)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return target
 
 
 def _close(body: Any) -> None:

@@ -15,7 +15,8 @@ from overspill.store.schema import all_table_specs
 PEPPER_FILE = "pepper"
 TABLES_FILE = "tables.json"
 DEMO_KEY_FILE = "demo-access-key"
-ADMIN_PASSWORD_FILE = "admin-password"  # the generated admin password: moto forgets the user pool on every restart
+# The generated admin password's file (moto forgets the user pool on every restart). A file name, not a password.
+ADMIN_PASSWORD_FILE = "admin-password"  # nosec B105
 CONFIG_FILE = "config.json"     # the dashboard's and the CLI's runtime config, as served at /config.json
 RUNTIME_FILE = "runtime.json"   # the running instance's settings, for the other local commands
 
@@ -54,19 +55,26 @@ class LocalState:
         (self.directory / RUNTIME_FILE).unlink(missing_ok=True)
 
     def save_tables(self, settings: Settings) -> int:
-        """Write every table's items (DynamoDB JSON); returns how many items were saved."""
+        """Write every table's items (DynamoDB JSON); returns how many items were saved. Written a scan page at a
+        time: a save holds one page of items in memory, not every table whole (the usage table grows all day)."""
         dynamodb = client("dynamodb", settings)
-        snapshot: dict[str, list[dict]] = {}
-        for spec in all_table_specs():
-            items: list[dict] = []
-            for page in dynamodb.get_paginator("scan").paginate(TableName=getattr(settings, spec.settings_field)):
-                items.extend(page["Items"])
-            snapshot[spec.settings_field] = items
         temporary = self.directory / (TABLES_FILE + ".tmp")
-        temporary.write_bytes(orjson.dumps(snapshot))
+        saved = 0
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(b"{")
+            for index, spec in enumerate(all_table_specs()):
+                out.write((b"," if index else b"") + orjson.dumps(spec.settings_field) + b":[")
+                in_table = 0
+                for page in dynamodb.get_paginator("scan").paginate(TableName=getattr(settings, spec.settings_field)):
+                    if page["Items"]:
+                        out.write((b"," if in_table else b"") + b",".join(orjson.dumps(item) for item in page["Items"]))
+                        in_table += len(page["Items"])
+                out.write(b"]")
+                saved += in_table
+            out.write(b"}")
         os.chmod(temporary, 0o600)
         temporary.replace(self.directory / TABLES_FILE)  # atomic: a crash never leaves half a snapshot
-        return sum(len(items) for items in snapshot.values())
+        return saved
 
     def restore_tables(self, settings: Settings) -> int:
         path = self.directory / TABLES_FILE

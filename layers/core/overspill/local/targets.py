@@ -23,10 +23,11 @@ STACK_OUTPUTS = {
     "ExportsBucketName": "exports_bucket",
     "UsageRetentionDays": "usage_ttl_days",   # exports and rebuilds refuse days whose events have expired
 }
+_MOTO_CREDENTIAL = "overspill-local"  # moto accepts any credentials: a placeholder, no secret
 _LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "overspill-local",
-    "AWS_SECRET_ACCESS_KEY": "overspill-local",
-    "AWS_SESSION_TOKEN": "overspill-local",
+    "AWS_ACCESS_KEY_ID": _MOTO_CREDENTIAL,
+    "AWS_SECRET_ACCESS_KEY": _MOTO_CREDENTIAL,
+    "AWS_SESSION_TOKEN": _MOTO_CREDENTIAL,
 }
 
 

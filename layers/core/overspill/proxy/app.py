@@ -19,6 +19,7 @@ from overspill.credentials.vault import CredentialVault
 from overspill.pepper import PepperProvider
 from overspill.pricing.book import PriceBook
 from overspill.proxy import function_url
+from overspill.proxy.abuse import FailedKeyThrottle
 from overspill.proxy.pipeline import Proxy
 from overspill.store.access_keys import AccessKeyRepository
 from overspill.store.breakers import BreakerRepository
@@ -30,6 +31,7 @@ from overspill.store.usage import UsageRepository
 from overspill.store.users import UserRepository
 from overspill.upstream.anthropic import AnthropicUpstream
 from overspill.upstream.bedrock import BedrockUpstream
+from overspill.usage.spill import SpillQueue, UsageRecorder
 
 
 def build_proxy(settings: Settings) -> Proxy:
@@ -58,15 +60,19 @@ def build_proxy(settings: Settings) -> Proxy:
         drop_betas=frozenset(split_betas(settings.bedrock_drop_betas)),
         drop_fields=frozenset(split_betas(settings.bedrock_drop_fields)),
     )
-    return Proxy(authenticator, AnthropicUpstream(settings),
-                 UsageRepository(retention=timedelta(days=settings.usage_ttl_days)),
+    # DynamoDB, else the usage spill queue (drained by the usage_replay function), else an ERROR log.
+    usage = UsageRecorder(UsageRepository(retention=timedelta(days=settings.usage_ttl_days)),
+                          SpillQueue(lambda: client("sqs", settings), settings.usage_spill_queue_url))
+    return Proxy(authenticator, AnthropicUpstream(settings), usage,
                  max_body_bytes=settings.max_body_bytes, breakers=breakers, bedrock=bedrock,
                  throttle_open=timedelta(seconds=settings.breaker_throttle_open_s),
                  early_switch_utilization=settings.early_switch_utilization,
                  plan_first_byte_timeout_s=settings.plan_first_byte_timeout_s,
                  prices=PriceBook(lambda: ConfigRepository().get(PRICE_OVERRIDES), ttl_s=settings.pricing_cache_ttl_s),
                  budgets=BudgetService(RollupRepository(), TeamRepository(), counts=settings.budget_counts,
-                                       cache_ttl_s=settings.budget_cache_ttl_s))
+                                       cache_ttl_s=settings.budget_cache_ttl_s),
+                 key_failures=FailedKeyThrottle(settings.key_failure_limit, settings.key_failure_window_s)
+                 if settings.key_failure_limit else None)
 
 
 _proxy: Proxy | None = None

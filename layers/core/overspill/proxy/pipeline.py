@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,18 +21,21 @@ from overspill.observability import emit_request_metrics, logger
 from overspill.pricing.book import PriceBook
 from overspill.proxy import headers as header_rules
 from overspill.proxy import routes
+from overspill.proxy.abuse import FailedKeyThrottle
 from overspill.proxy.relay import Relay, RelayOutcome
 from overspill.proxy.request import ProxyRequest, ProxyResponse
 from overspill.proxy.routes import Endpoint, Route
 from overspill.store.usage import UsageRepository
 from overspill.upstream.base import Upstream, UpstreamAnswer, UpstreamRequest, UpstreamUnavailable
 from overspill.usage.events import UsageEvent
+from overspill.usage.spill import UsageRecorder
 from overspill.usage.tap import tap_for
 from overspill.users import RoutingMode
 
 ROUTE_PLAN = "plan"
 ROUTE_BEDROCK = "bedrock"
 MAX_MODEL_NAME = 200
+_QUERY = re.compile(r"[\x21-\x7e]*")  # a URL's query: visible ASCII, anything else percent-encoded (RFC 3986)
 
 
 class MessagesBody:
@@ -66,6 +70,7 @@ class Exchange:
     caller: Caller
     body: MessagesBody | None
     answered_by: str = ROUTE_PLAN
+    plan_called: bool = False   # the plan was asked: an error about it is an answer on the plan route
     fallback_reason: str | None = None
     bedrock_model_id: str | None = None
     # Writes that must not delay the first byte (breaker state changes): run once the response has ended.
@@ -89,11 +94,12 @@ class Exchange:
 
 
 class Proxy:
-    def __init__(self, authenticator: Authenticator, plan: Upstream, usage: UsageRepository,
+    def __init__(self, authenticator: Authenticator, plan: Upstream, usage: UsageRepository | UsageRecorder,
                  *, max_body_bytes: int, breakers: BreakerService | None = None,
                  bedrock: BedrockRoute | None = None, throttle_open: timedelta = timedelta(seconds=30),
                  early_switch_utilization: float | None = None, plan_first_byte_timeout_s: float | None = None,
                  prices: PriceBook | None = None, budgets: BudgetService | None = None,
+                 key_failures: FailedKeyThrottle | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._auth = authenticator
         self._plan = plan
@@ -106,6 +112,7 @@ class Proxy:
         self._first_byte_timeout = plan_first_byte_timeout_s
         self._prices = prices or PriceBook(lambda: None, ttl_s=float("inf"))
         self._budgets = budgets
+        self._key_failures = key_failures
         self._now = clock
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
@@ -123,13 +130,18 @@ class Proxy:
             return ProxyResponse(200, {"content-type": "application/json"},
                                  b"" if request.method == "HEAD" else b"{}")
         try:
+            if self._key_failures is not None:
+                self._key_failures.check(request.source_ip)  # a source that keeps sending bad keys: 429, no lookup
             caller = self._auth.authenticate(route.access_key)
         except GatewayError as refusal:
+            if refusal.status == 401 and route.access_key and self._key_failures is not None:
+                self._key_failures.rejected(request.source_ip)
             logger.info("request refused", extra={"status": refusal.status, "reason": refusal.error_type})
             return self._refuse(request, refusal)
         logger.thread_safe_append_keys(user_id=caller.user.user_id, key_prefix=caller.key.prefix)
         exchange = Exchange(request, route, caller, None)
         try:
+            _check_sendable(request)
             exchange.body = self._check_body(route, request)
             return self._route(exchange)
         except GatewayError as refusal:
@@ -151,6 +163,9 @@ class Proxy:
         if not isinstance(model, str) or not model:
             raise GatewayError(400, "Overspill: the request body has no \"model\"; a Messages request "
                                     "must name the model.")
+        if len(model) > MAX_MODEL_NAME:
+            raise GatewayError(400, f"Overspill: the \"model\" in the request body is {len(model):,} characters "
+                                    f"long; no model name is longer than {MAX_MODEL_NAME}. Check the model setting.")
         return MessagesBody(model, parsed.get("stream") is True, parsed)
 
     def _route(self, exchange: Exchange) -> ProxyResponse:
@@ -171,6 +186,7 @@ class Proxy:
                                    header_rules.to_upstream(request.headers), request.body)
         streams = exchange.body is not None and exchange.body.stream
         sent_at = time.perf_counter()
+        exchange.plan_called = True
         try:
             answer = self._plan.send(outgoing, first_byte_timeout_s=self._first_byte_timeout
                                      if can_fall_back and streams else None)
@@ -182,10 +198,11 @@ class Proxy:
                 if decision is not None:
                     exchange.defer(self._breakers.plan_failed(decision, signal))
                 return self._via_bedrock(exchange, signal.reason)
+            what = "got no answer in time from" if failure.timed_out else "could not reach"
             raise GatewayError(
                 504 if failure.timed_out else 502,
-                f"Overspill could not reach Anthropic ({failure.reason}). This is a network problem between "
-                "the gateway and Anthropic, not with your request; retrying may work.", should_retry=True,
+                f"Overspill {what} Anthropic ({failure.reason}). This is a problem between the gateway and "
+                "Anthropic, not with your request; retrying may work.", should_retry=True,
             ) from None
         answered_at = time.perf_counter()
 
@@ -212,7 +229,7 @@ class Proxy:
         return None
 
     def _via_bedrock(self, exchange: Exchange, reason: FallbackReason) -> ProxyResponse:
-        assert self._bedrock is not None and exchange.body is not None
+        assert self._bedrock is not None and exchange.body is not None  # nosec B101  # type narrowing (_fallback)
         exchange.answered_by = ROUTE_BEDROCK
         exchange.fallback_reason = str(reason)
         beta = exchange.request.header("anthropic-beta")
@@ -268,8 +285,9 @@ class Proxy:
                 exchange: Exchange | None = None) -> ProxyResponse:
         headers = refusal.headers()
         headers["x-overspill-request-id"] = request.request_id
-        if exchange is not None and exchange.fallback_reason:
+        if exchange is not None and (exchange.fallback_reason or exchange.plan_called):
             headers["x-overspill-route"] = exchange.answered_by
+        if exchange is not None and exchange.fallback_reason:
             headers["x-overspill-fallback-reason"] = exchange.fallback_reason
         payload = refusal.body(request.request_id) if request.method != "HEAD" else b""
         if exchange is None:
@@ -345,6 +363,19 @@ class Proxy:
         })
 
 
+def _check_sendable(request: ProxyRequest) -> None:
+    """Refuse what cannot go on the wire to Anthropic as it is: httpx would refuse it, which reads as the plan being
+    down (a fallback, a breaker trip) or, for a URL, fails the function."""
+    if _QUERY.fullmatch(request.query) is None:
+        raise GatewayError(400, "Overspill: the URL's query string holds characters a URL cannot carry (a "
+                                "space, a control character or a non-ASCII character); percent-encode them.")
+    name = header_rules.unsendable(request.headers)
+    if name is not None:
+        raise GatewayError(400, f"Overspill: the request header {name[:60]!r} holds characters an HTTP header "
+                                "cannot carry (a control character such as CR, LF or NUL, or a non-ASCII "
+                                "character). Remove or fix that header.")
+
+
 def _header(answer: UpstreamAnswer, name: str) -> str | None:
     return next((value for key, value in answer.headers if key == name), None)
 
@@ -367,8 +398,10 @@ def _round(value: float | None) -> float | None:
 
 
 def _safe_path(path: str) -> str:
-    # Never echo an access key back (or into logs): keep only the first characters of a key segment.
+    # Never echo an access key back (or into logs): keep only the first characters of a key segment — the one
+    # after "ak", wherever it is, and any that looks like a key (a base URL missing its "/ak/": /ak_…/v1/…).
     parts = path.split("/")
-    if len(parts) > 2 and parts[1] == "ak":
-        parts[2] = parts[2][:10] + "…" if len(parts[2]) > 10 else parts[2]
+    for index, part in enumerate(parts):
+        if len(part) > 10 and ((index > 0 and parts[index - 1] == "ak") or part.startswith("ak_")):
+            parts[index] = part[:10] + "…"
     return "/".join(parts)[:200]

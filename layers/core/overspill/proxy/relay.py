@@ -63,16 +63,21 @@ class Relay:
                 if outcome.first_byte_at is None:
                     outcome.first_byte_at = time.perf_counter()
                 yield chunk
-        except UpstreamBroken as broken:
-            outcome.upstream_broken = broken.reason
+        except Exception as error:  # noqa: BLE001 - UpstreamBroken, or a failure no upstream foresaw
+            if isinstance(error, UpstreamBroken):
+                upstream, reason = error.upstream, error.reason
+            else:  # still an answer that broke, not a client that left: say so to the client and in usage
+                logger.exception("the answer failed mid-way")
+                upstream, reason = "the upstream", type(error).__name__
+            outcome.upstream_broken = reason
+            if tap is not None:
+                tap.error_type = "api_error"  # the usage event says the answer broke, whatever its status
             if not self._sse:
                 raise  # a JSON body cannot be mended: the runtime reports a truncated response
             # Claude Code answers an SSE error by retrying at once without streaming: a clean recovery.
-            if tap is not None:
-                tap.error_type = "api_error"
             yield sse_error_event(
                 "api_error",
-                f"Overspill: the connection to {broken.upstream} broke mid-answer ({broken.reason}). "
+                f"Overspill: the connection to {upstream} broke mid-answer ({reason}). "
                 "Retrying the request should work.",
             )
         outcome.completed = outcome.upstream_broken is None

@@ -19,6 +19,15 @@ class AccessKeyRepository:
         except DoesNotExist:
             return None
 
+    def find_usable(self, key_hash: str, now: datetime) -> AccessKey | None:
+        """The key if it is active and not expired at ``now``, else None — decided by DynamoDB: a Query on the key
+        with a filter answers a revoked or expired key exactly as it answers an unknown one (no item, and the
+        same read unit), so neither the response nor the work of reading it tells them apart."""
+        usable = (AccessKeyModel.status == KeyStatus.ACTIVE.value) & (
+            AccessKeyModel.expires_at.does_not_exist() | (AccessKeyModel.expires_at > now))
+        found = next(iter(AccessKeyModel.query(key_hash, filter_condition=usable)), None)
+        return None if found is None else _to_key(found)
+
     def add(self, user_id: str, new_key: NewKey, *, expires_at: datetime | None = None) -> AccessKey:
         item = AccessKeyModel(
             new_key.key_hash, key_id=f"key_{uuid.uuid4().hex[:16]}", user_id=user_id,

@@ -307,7 +307,7 @@ def bind_models(settings: Settings) -> None:
         # Time out quickly and retry a little: a stuck DynamoDB call must not hold a developer's request.
         meta.connect_timeout_seconds = 2
         meta.read_timeout_seconds = 5
-        meta.max_retry_attempts = 3
+        meta.max_retry_attempts = settings.aws_max_attempts - 1
         meta.max_pool_connections = 64  # the local emulator serves many requests at once in one process
         model._connection = None  # forget a connection bound to the previous settings
 

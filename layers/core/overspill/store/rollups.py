@@ -138,7 +138,7 @@ class RollupRepository:
                 retried = codes & _RETRIED_CODES or error.cause_response_code == "TransactionInProgressException"
                 if not retried or attempt == TRANSACTION_ATTEMPTS:
                     raise
-                time.sleep(random.uniform(0, 0.025 * 2 ** attempt))
+                time.sleep(random.uniform(0, 0.025 * 2 ** attempt))  # nosec B311  # retry jitter, not a secret
         raise AssertionError("unreachable")
 
     def _transact(self, event: UsageEvent, token: str) -> None:
@@ -273,7 +273,7 @@ class RollupRepository:
                 if attempt == MONTH_ATTEMPTS:
                     raise RollupContention(f"the {month} rows of {pk} kept changing during the rebuild; "
                                            "run it again") from error
-                time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
+                time.sleep(random.uniform(0, 0.05 * 2 ** attempt))  # nosec B311  # retry jitter, not a secret
                 continue
             summary.month_rows_written += written
             summary.month_rows_deleted += deleted

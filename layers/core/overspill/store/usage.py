@@ -1,8 +1,14 @@
-"""Usage-event repository: one idempotent write per request."""
+"""Usage-event repository: one idempotent write per request.
+
+An item can also be stored from its DynamoDB JSON image (``item_image`` / ``record_image``): that is how a usage
+event travels through the spill queue when DynamoDB would not take it (``overspill.usage.spill``), and the replay
+writes it with the same condition, so an event delivered twice is stored once.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import orjson
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -17,7 +23,19 @@ class UsageRepository:
 
     def record(self, event: UsageEvent) -> bool:
         """Write the event once; a repeated write of the same request id is a no-op (returns False)."""
-        item = UsageEventModel(
+        return _save_once(self._item(event))
+
+    def item_image(self, event: UsageEvent) -> dict[str, Any]:
+        """The item ``record`` would write, in DynamoDB JSON (what the spill queue carries)."""
+        return self._item(event).serialize()
+
+    def record_image(self, image: dict[str, Any]) -> bool:
+        """Write an item from its image, once (False: already stored). The caller checks the image first
+        (``overspill.store.rollups.usage_event_from_image``): an item is written exactly as the image says."""
+        return _save_once(UsageEventModel.from_raw_data(image))
+
+    def _item(self, event: UsageEvent) -> UsageEventModel:
+        return UsageEventModel(
             event.request_id,
             occurred_at=event.occurred_at,
             day=event.occurred_at.strftime("%Y-%m-%d"),
@@ -52,13 +70,6 @@ class UsageRepository:
             price_snapshot=None if event.price_snapshot is None else orjson.dumps(event.price_snapshot).decode(),
             expires_at=event.occurred_at + self._retention,
         )
-        try:
-            item.save(condition=UsageEventModel.request_id.does_not_exist())
-            return True
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
 
     def get(self, request_id: str) -> UsageEvent | None:
         try:
@@ -69,6 +80,16 @@ class UsageRepository:
     def for_user(self, user_id: str) -> list[UsageEvent]:
         ids = [i.request_id for i in UsageEventModel.by_user.query(user_id)]
         return [to_event(i) for i in UsageEventModel.batch_get(ids)] if ids else []
+
+
+def _save_once(item: UsageEventModel) -> bool:
+    try:
+        item.save(condition=UsageEventModel.request_id.does_not_exist())
+        return True
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
 
 
 def _round(value: float | None) -> float | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from urllib3.exceptions import HTTPError as TransportBroke  # botocore lets urllib3's mid-body errors through
 
 from overspill.bedrock.errors import BedrockFailure
 from overspill.bedrock.events import StreamTranslator, translate_message, usage_from_metrics
@@ -61,7 +62,7 @@ class BedrockStreamAnswer:
             failure = BedrockFailure.from_error(error, model=self._model.requested)
             logger.warning("bedrock stream failed", extra={"code": failure.code, "model_id": self.model_id})
             yield failure.sse()
-        except (BotoCoreError, OSError, ValueError) as error:  # a dropped connection, a chunk that is not JSON
+        except (BotoCoreError, TransportBroke, OSError, ValueError) as error:  # a dropped connection, a bad chunk
             logger.warning("bedrock stream broke", extra={"error": type(error).__name__, "model_id": self.model_id})
             yield BedrockFailure.from_code("ModelStreamErrorException", "the stream from Bedrock broke",
                                            model=self._model.requested).sse()
@@ -133,8 +134,11 @@ class BedrockUpstream:
                 raise failure from None
             except (ConnectionError, ReadTimeoutError) as error:
                 logger.warning("bedrock unreachable", extra={"error": type(error).__name__})
-                raise BedrockFailure.from_code("ServiceUnavailableException", "Bedrock could not be reached",
-                                               model=model.requested) from None
+                said = "Bedrock did not answer in time" if isinstance(error, ReadTimeoutError) else \
+                    "Bedrock could not be reached"
+                raise BedrockFailure.from_code("ServiceUnavailableException", said, model=model.requested) from None
+            except BotoCoreError as error:  # NoCredentialsError, a bad parameter…: a problem on the gateway's side
+                raise _gateway_side(error) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def count_tokens(self, user_id: str, body: Any, beta_header: str | None) -> bytes:
@@ -159,12 +163,23 @@ class BedrockUpstream:
             raise failure from None
         except (ConnectionError, ReadTimeoutError):
             raise BedrockFailure.from_code("ServiceUnavailableException", None, model=model.requested) from None
+        except BotoCoreError as error:
+            raise _gateway_side(error) from None
         return orjson.dumps({"input_tokens": int(answer["inputTokens"])})
 
     def _client(self, user_id: str) -> BedrockClient:
         try:
             return self._clients.for_user(user_id)
         except CredentialsUnavailable as problem:
+            if problem.transient:
+                # Nothing wrong with the credentials: KMS (or their table) failed us for a moment.
+                logger.warning("bedrock credentials could not be opened now", extra={"reason": problem.reason})
+                raise GatewayError(
+                    503, "Overspill: your Anthropic plan cannot take this request and the Bedrock fallback could "
+                         "not open your Bedrock credentials just now, because AWS KMS (or the gateway's "
+                         f"credentials store) is unavailable ({problem.reason}). This is a temporary problem on "
+                         "the gateway's side, not with your request or your credentials; retrying should work.",
+                    should_retry=True) from None
             logger.error("bedrock credentials unusable", extra={"reason": problem.reason})
             raise GatewayError(
                 429, "Overspill: your Anthropic plan cannot take this request and the Bedrock fallback is "
@@ -196,3 +211,12 @@ class BedrockUpstream:
         logger.warning("bedrock refused a %s; dropping it for this model from now on", rejection.kind,
                        extra={"model_id": model.invoke_id, "dropped": rejection.name})
         return True
+
+
+def _gateway_side(error: BotoCoreError) -> GatewayError:
+    """Bedrock was never asked: botocore itself failed (no credentials, a parameter it refused…)."""
+    logger.error("bedrock call failed before reaching Bedrock", extra={"error": type(error).__name__})
+    return GatewayError(
+        502, f"Overspill (Bedrock fallback): the call failed on the gateway's side ({type(error).__name__}) "
+             "before reaching Bedrock. Retrying will not help; ask your Overspill admin to check the gateway's logs.",
+        should_retry=False)
