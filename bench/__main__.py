@@ -1,21 +1,26 @@
 """`make bench`: Overspill side by side with LiteLLM and with no gateway at all, its memory while streaming, the
-Bedrock fallback, Lambda-shaped costs (cold start, imports, package sizes, AWS calls per request, cost per million
-requests), rollups, the finance export and the dashboard's bundle — printed, compared with the targets, and
-written to docs/performance.md."""
+Bedrock fallback, the access-key timing, a bounded load of 10,000 requests (plan, fallback and errors, every answer
+checked, memory and usage events accounted for), Lambda-shaped costs (cold start, imports, package sizes, AWS calls
+per request, cost per million requests), rollups, the finance export and the dashboard's bundle — printed, compared
+with the targets, and written to docs/performance.md."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench import compare, lambda_costs
+from bench import compare, key_timing, lambda_costs
 from bench import dashboard as dashboard_bench
 from bench import export as export_bench
+from bench import load as load_bench
 from bench import rollup as rollup_bench
 from bench.compare import gateway_added
-from bench.fallback import BEDROCK, fallback_latency, per_event_cost_us
+from bench.fallback import BEDROCK, REQUESTS, fallback_latency, per_event_cost_us
 from bench.harness import machine, overspill_dev_process
 from bench.memory import peak_rss_while_streaming
 from bench.pipeline_cost import pipeline_us, plan_event_cost_us
@@ -24,55 +29,76 @@ from tests.support.fake_anthropic import FakeAnthropic
 ROOT = Path(__file__).resolve().parents[1]
 # A million events (the issue's target) take ~10 minutes to load into moto alone: `python -m bench.export
 # --events 1000000` measures that on its own; `make bench` exports a day of this many.
-EXPORT_EVENTS = 200_000
+EXPORT_EVENTS = 150_000
+# moto's rollups slow down as its table grows (bench/rollup.py): this many events each way keep `make bench` short.
+ROLLUP_MOTO_EVENTS = 200
 # Issue 8's targets for a warm instance (the 4× against LiteLLM is judged in bench/compare.py).
 TARGETS = {"ttfb_p50": 1.0, "ttfb_p99": 5.0, "event_us": 20.0}
 
 
+SECTIONS: dict[str, float] = {}  # seconds each section took, in the order they ran
+
+
+def timed(name: str, measure: Callable[[], Any]) -> Any:
+    started = time.monotonic()
+    result = measure()
+    SECTIONS[name] = time.monotonic() - started
+    print(f"bench: {name} took {SECTIONS[name]:.0f} s", flush=True)
+    return result
+
+
 def main() -> int:
+    began = time.monotonic()
     print(f"machine: {machine()}", flush=True)
     # First, while nothing else has run: the three ways (each gateway in a phase of its own, see bench/compare.py).
-    three_ways = compare.run()
+    three_ways = timed("three ways", compare.run)
 
-    with FakeAnthropic() as fake, overspill_dev_process(fake.url) as dev:
-        peak_rss_while_streaming(dev.pid, dev.base_url, fake, 10)  # warm the instance first
-        memory = {events: peak_rss_while_streaming(dev.pid, dev.base_url, fake, events)
-                  for events in (10, 10_000)}
+    memory = timed("memory while streaming", streaming_memory)
     for events, (baseline, peak, size) in memory.items():
         print(f"memory: {events} events ({size / 1024:.0f} KiB per answer): baseline {baseline:.1f} MB, "
               f"peak {peak:.1f} MB", flush=True)
 
-    own_us = pipeline_us()
-    tap_us = plan_event_cost_us()
+    own_us, tap_us = timed("gateway logic", lambda: (pipeline_us(), plan_event_cost_us()))
     print(f"gateway logic per request (no network): {own_us:.0f} µs; per streamed plan event: {tap_us:.2f} µs",
           flush=True)
 
-    fallback = fallback_latency()
-    events = per_event_cost_us()
+    fallback, events = timed("fallback", lambda: (fallback_latency(), per_event_cost_us()))
     print(f"fallback: added p50 {fallback['refused']['added_p50']:.2f} ms (plan refused), "
           f"{fallback['breaker_open']['added_p50']:.2f} ms (breaker open); per event: decode "
           f"{events['decode_us']:.1f} µs, re-emit {events['translate_us']:.2f} µs", flush=True)
 
-    lambda_shaped = lambda_costs.run()
-    # moto's rollups slow down as its table grows (bench/rollup.py): 300 events each way keep `make bench` short.
-    rollups = rollup_bench.run(moto_events=300)
-    exports = export_bench.run(events=EXPORT_EVENTS)
+    keys = timed("access-key timing", key_timing.run)
+    load = timed("bounded load", lambda: load_bench.run(log=lambda line: print(line, flush=True)))
+    lambda_shaped = timed("Lambda-shaped costs", lambda_costs.run)
+    rollups = timed("rollups", lambda: rollup_bench.run(moto_events=ROLLUP_MOTO_EVENTS))
+    exports = timed("export", lambda: export_bench.run(events=EXPORT_EVENTS))
     for row in exports:
         print(export_bench.describe(row), flush=True)
-    bundle = dashboard_bench.run()
+    bundle = timed("dashboard", dashboard_bench.run)
 
-    report = (render(memory, own_us) + "\n" + compare.render_markdown(three_ways) + "\n"
-              + render_memory(memory, own_us, gateway_added(three_ways, "overspill", "stream", 1), tap_us)
-              + render_fallback(fallback, events)
+    report = (render(memory, own_us, time.monotonic() - began) + "\n" + compare.render_markdown(three_ways) + "\n"
+              + render_memory(memory, own_us, gateway_added(three_ways, "overspill", "stream", compare.PACED),
+                              gateway_added(three_ways, "overspill", "stream", 1), tap_us)
+              + render_fallback(fallback, events) + load_bench.render_markdown(load) + "\n"
+              + key_timing.render_markdown(keys) + "\n"
               + lambda_costs.render_markdown(lambda_shaped) + "\n" + rollup_bench.render(rollups) + "\n"
               + export_bench.render(exports) + "\n" + dashboard_bench.render_markdown(bundle))
     (ROOT / "docs" / "performance.md").write_text(report)
     print("\n" + report)
+    if not load_bench.passed(load):  # the report is written either way, so the failure can be read
+        print("bench: the bounded load FAILED (see its section)", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
-def render(memory, own_us) -> str:
-    """The report's head: when, where, and what every section has in common."""
+def streaming_memory() -> dict[int, tuple[float, float, int]]:
+    with FakeAnthropic() as fake, overspill_dev_process(fake.url) as dev:
+        peak_rss_while_streaming(dev.pid, dev.base_url, fake, 10)  # warm the instance first
+        return {events: peak_rss_while_streaming(dev.pid, dev.base_url, fake, events) for events in (10, 10_000)}
+
+
+def render(memory, own_us, took_s: float) -> str:
+    """The report's head: when, where, how long, and what every section has in common."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
     return "\n".join([
@@ -82,6 +108,8 @@ def render(memory, own_us) -> str:
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit}`",
         f"- Machine: {machine()}",
+        f"- Duration: {took_s // 60:.0f} min {took_s % 60:.0f} s in all ("
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in SECTIONS.items()) + ")",
         "- Method: fake upstreams (Anthropic, Bedrock) in processes of their own on loopback, speaking the real "
         "wire formats; `overspill dev` in its own process (moto, its AWS emulator, in a child process; "
         "`POWERTOOLS_LOG_LEVEL=WARNING`); Claude Code's own recorded request bodies; every measured answer "
@@ -91,10 +119,13 @@ def render(memory, own_us) -> str:
     ])
 
 
-def render_memory(memory, own_us, warm_added, tap_us) -> str:
+def render_memory(memory, own_us, warm_added, back_to_back, tap_us) -> str:
     p50, p99 = warm_added["ttfb_p50"], warm_added["ttfb_p99"]
     lines = [
-        f"Targets (warm instance, streaming, concurrency 1, through `overspill dev`): added TTFB p50 ≤ "
+        "Targets (a warm instance, streaming, through `overspill dev`; one request at a time at Claude Code's pace, "
+        "as a Lambda instance serves them — back to back, "
+        f"{back_to_back['ttfb_p50']:+.2f} ms at p50 and {back_to_back['ttfb_p99']:+.2f} ms at p99, see above): "
+        "added TTFB p50 ≤ "
         f"{TARGETS['ttfb_p50']:g} ms — measured {p50:.2f} ms ({'met' if p50 <= TARGETS['ttfb_p50'] else 'MISSED'}); "
         f"p99 ≤ {TARGETS['ttfb_p99']:g} ms — measured {p99:.2f} ms "
         f"({'met' if p99 <= TARGETS['ttfb_p99'] else 'MISSED'}). Per streamed plan event, the gateway's own work "
@@ -149,8 +180,8 @@ def render_fallback(fallback: dict, events: dict) -> str:
         f"{BEDROCK['text_events']} text events {BEDROCK['event_interval_ms']} ms apart) behind `overspill dev`. "
         "*Added* = the client's time to the first Bedrock byte through Overspill − the plan's own time to "
         "refuse (measured directly) − Bedrock's own time to its first event (measured directly with boto3, "
-        "so SigV4 signing and botocore's parsing count as Bedrock's). Sequential requests, after 5 warm-up "
-        "requests.",
+        f"so SigV4 signing and botocore's parsing count as Bedrock's). Sequential requests, {REQUESTS} per path "
+        "after 5 warm-up requests.",
         "",
         "| path | p50: through − plan − Bedrock = added | p95 | p99 |",
         "|---|---|---|---|",

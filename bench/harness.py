@@ -66,9 +66,10 @@ def fake_bedrock_process(*, delay_ms: float, event_interval_ms: float, text_even
 
 
 class DevProcess:
-    def __init__(self, process: subprocess.Popen, base_url: str) -> None:
+    def __init__(self, process: subprocess.Popen, base_url: str, state_dir: Path) -> None:
         self.process = process
         self.base_url = base_url  # http://host:port/ak/<key>
+        self.state_dir = state_dir  # its runtime.json names its tables and its AWS emulator's endpoint
 
     @property
     def pid(self) -> int:
@@ -77,7 +78,10 @@ class DevProcess:
 
 @contextmanager
 def overspill_dev_process(anthropic_url: str, *, bedrock_url: str | None = None,
-                          settings: dict[str, str] | None = None) -> Iterator[DevProcess]:
+                          settings: dict[str, str] | None = None, flags: tuple[str, ...] = (),
+                          save_state: bool = True) -> Iterator[DevProcess]:
+    """`overspill dev` in its own process. `save_state=False` kills it at the end instead of letting it save its
+    tables (a large usage table takes many seconds to save; a benchmark's state is thrown away anyway)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSPILL_")}
     env["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # as in production, where INFO goes to CloudWatch asynchronously
     env.update({f"OVERSPILL_{name.upper()}": value for name, value in (settings or {}).items()})
@@ -85,7 +89,7 @@ def overspill_dev_process(anthropic_url: str, *, bedrock_url: str | None = None,
     with tempfile.TemporaryDirectory() as state:
         process = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "overspill"), "dev", "--port", str(free_port()), "--anthropic-url",
-             anthropic_url, "--state-dir", state, *bedrock],
+             anthropic_url, "--state-dir", state, *bedrock, *flags],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         found: dict[str, str] = {}
@@ -103,10 +107,13 @@ def overspill_dev_process(anthropic_url: str, *, bedrock_url: str | None = None,
         try:
             if not ready.wait(90):
                 raise RuntimeError("overspill dev did not start")
-            yield DevProcess(process, found["url"])
+            yield DevProcess(process, found["url"], Path(state))
         finally:
-            process.terminate()
-            process.wait(120)  # it drains pending usage writes and saves its state first
+            if save_state:
+                process.terminate()
+            else:
+                process.kill()  # its AWS emulator follows it (PR_SET_PDEATHSIG)
+            process.wait(120)  # on SIGTERM it drains pending usage writes and saves its state first
 
 
 def machine() -> str:
