@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from bench import compare
 from bench.compare import Sample, _verdict, added, check_message, check_stream, ratio, sse_events, summarize
 from bench.litellm_gateway import anthropic_config, fallback_config, proxy_requirements
 from tests.support.fake_anthropic import sse_event
@@ -146,3 +147,46 @@ def test_litellm_is_configured_against_the_given_upstreams_with_its_fallback_on_
     assert config["litellm_settings"]["callbacks"] == []
     assert "database_url" not in config["general_settings"]
     assert [m["model_name"] for m in anthropic_config("http://x", ["a", "b"])["model_list"]] == ["a", "b"]
+
+
+# --- The report, from a run's results (synthetic numbers) ---------------------------------------------------------
+
+def synthetic_results(over_added: float, lite_added: float, over_rps: float, lite_rps: float) -> dict:
+    """A whole run's results as `run()` returns them, with the numbers chosen."""
+    runs = {}
+    def summary(ttfb, total, rps):
+        s = {"n": 80, "errors": 0, "error_kinds": {}, "wall_s": 1.0, "rps": rps}
+        for q in compare.QUANTILES:
+            s[f"ttfb_p{q}"], s[f"total_p{q}"] = ttfb + q / 100, total + q / 100
+        return s
+    for phase in compare.PHASES:
+        for mode in compare.MODES:
+            for block in compare.BLOCKS:
+                runs[f"{phase}/{mode}/{block}/direct"] = summary(22, 110, 400)
+                gateway = "overspill" if phase == "overspill" else "litellm"
+                added = over_added if gateway == "overspill" else lite_added
+                rps = (over_rps if gateway == "overspill" else lite_rps) if block == 50 else 40
+                runs[f"{phase}/{mode}/{block}/{gateway}"] = summary(22 + added, 110 + added, rps)
+    memory = {p: {"baseline_mb": 100, "peak_mb": 150, "baseline_tree_mb": 200, "peak_tree_mb": 400,
+                  "processes": 2, "non_loopback": [], "peak_threads": 60} for p in compare.PHASES}
+    cpu = {f"{p}/{m}/{b}": {"process": 5.0, "children": 1.0}
+           for p in compare.PHASES for m in compare.MODES for b in compare.BLOCKS}
+    return {"date": "2026-11-24 12:00 UTC", "machine": "2 cores", "upstream": compare.UPSTREAM,
+            "loads": compare.LOADS, "quick": False, "warmup": compare.WARMUP,
+            "paced": {"requests": 30, "think_s": 0.1}, "cpu": cpu,
+            "litellm": {"version": "1.109.1", "loosened": {}, "models": ["claude-opus-4-8"], "start_s": 7.0},
+            "fixtures": {"stream": compare.STREAM_FIXTURE, "json": compare.JSON_FIXTURE},
+            "body_bytes": {"stream": 1, "json": 1}, "gateways": {"litellm": ["litellm"], "overspill": ["overspill"]},
+            "runs": runs, "memory": memory, "settle": {p: {"waited_s": 1.0, "timeouts": 0} for p in compare.PHASES},
+            "load_average_before": (0.1, 0.1, 0.1),
+            "fallback": {"model": "m", "bedrock_model_id": "b", "tries": 10, "rows": []}, "load_s": 100, "total_s": 120}
+
+
+def test_the_report_judges_the_target_and_explains_saturation_from_the_numbers():
+    met = compare.render_markdown(synthetic_results(3.0, 20.0, 141.0, 63.5))
+    assert "MISSED" not in met.split("### Added latency")[1].split("### CPU")[0]
+    assert "json 141 req/s through Overspill and 64 through LiteLLM (2.2×)" in met
+    assert "| 1, paced (100 ms pause after each answer) |" in met  # Claude Code's pace is a block of its own
+    assert met.count("| context |") == 2  # … shown, not judged: the target names concurrency 1, 10 and 50
+    missed = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5))  # 3.3× less: under 4×
+    assert "| stream | 1 | 3.3× |" in missed and "MISSED" in missed
