@@ -10,6 +10,10 @@ import pytest
 # EMF metric lines are printed on stdout; tests that check metrics switch them back on themselves.
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
+from tests.support.moto_atomic import make_writes_atomic  # noqa: E402
+
+make_writes_atomic()  # moto in-process, as DynamoDB: a conditional write's check and write happen as one
+
 
 @pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
