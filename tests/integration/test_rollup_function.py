@@ -328,6 +328,16 @@ def test_the_local_run_forgets_markers_once_their_records_are_through(aws):
     assert markers() == set()
 
 
+def test_stopping_the_local_run_delivers_what_the_stream_holds_now(aws):
+    poller = StreamPoller(aws, load_function("rollup"), interval_s=60)
+    poller.start()
+    events = [usage_event(1), usage_event(2)]
+    record_usage(events)()
+    poller.stop()  # so that the saved rollups match the saved events
+    assert poller.delivered == 2
+    assert stored_rows() == expected_rows(events)
+
+
 def transaction_error(code: str, reasons: list[str | None] | None = None) -> TransactWriteError:
     cause = VerboseClientError({"Error": {"Code": code, "Message": f"{code} (simulated)"}}, "TransactWriteItems",
                                cancellation_reasons=[CancellationReason(code=r) if r else None for r in reasons or []])

@@ -68,3 +68,27 @@ def test_a_message_that_is_no_usage_event_is_reported_failed_and_left_for_the_de
     assert gateway.usage.get("req_good") is not None and gateway.usage.get("req_incomplete") is None
     errors = [json.loads(line) for line in captured_logs.getvalue().splitlines() if '"level":"ERROR"' in line]
     assert len(errors) == 2 and all("not a usage event" in e["message"] and e["message_id"] for e in errors)
+
+
+def test_stopping_the_local_run_replays_what_was_spilled_just_before(spill):
+    gateway, _ = spill
+    poller = QueuePoller(gateway.settings, load_function("usage_replay"), gateway.settings.usage_spill_queue_url,
+                         function_name="overspill-usage-replay", interval_s=60)
+    poller.start()
+    _send(gateway, spill_message(UsageRepository(retention=timedelta(days=400)).item_image(_event("req_late"))))
+    poller.stop()  # the local queue is not kept across a restart: the last round takes it
+    assert (poller.handled, poller.failed) == (1, 0)
+    assert gateway.usage.get("req_late") is not None
+
+
+def test_a_round_that_cannot_reach_the_queue_is_logged_and_stop_still_returns(spill, captured_logs):
+    gateway, _ = spill
+    poller = QueuePoller(gateway.settings, load_function("usage_replay"), gateway.settings.usage_spill_queue_url,
+                         function_name="overspill-usage-replay", interval_s=60)
+    poller.start()
+    client("sqs", gateway.settings).delete_queue(QueueUrl=gateway.settings.usage_spill_queue_url)
+    poller.stop()
+    warnings = [json.loads(line) for line in captured_logs.getvalue().splitlines() if "polling failed" in line]
+    assert [(w["message"], w["function"]) for w in warnings] == [("queue poller: polling failed",
+                                                                 "overspill-usage-replay")]
+    assert "QueueDoesNotExist" in warnings[0]["error"]

@@ -9,59 +9,42 @@ usage spill queue (the usage_replay function), as it runs ``StreamPoller`` for t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from overspill.aws import client
 from overspill.config import Settings
 from overspill.local.function_url import LocalContext
+from overspill.local.poller import Poller
 from overspill.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BATCH = 10  # SQS's ReceiveMessage limit
 
 
-class QueuePoller:
+class QueuePoller(Poller):
     def __init__(self, settings: Settings, handler: Handler, queue_url: str, *, function_name: str,
                  interval_s: float = 1.0, batch_size: int = MAX_BATCH) -> None:
+        super().__init__(thread_name=f"{function_name}-queue", interval_s=interval_s, log_name="queue poller",
+                         log_extra={"function": function_name})
         self._handler = handler
         self._queue_url = queue_url
         self._function_name = function_name
-        self._interval_s = interval_s
         self._batch_size = min(batch_size, MAX_BATCH)
         self._region = settings.region
         self._sqs: Any = client("sqs", settings)
         self._queue_arn = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.handled = 0   # messages the function took (and that were deleted)
         self.failed = 0    # deliveries the function reported as failed (or failed as a whole)
 
     def start(self) -> None:
         self._queue_arn = self._arn()
-        self._thread = threading.Thread(target=self._run, name=f"{self._function_name}-queue", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self._drain()
-        self._drain()  # the last messages: the local queues are not kept across a restart
-
-    def _drain(self) -> None:
-        try:
-            for _ in range(100):  # batch after batch while there are messages (bounded: a stop waits for this)
-                if not self.poll():
-                    return
-        except Exception as error:  # noqa: BLE001 - the poller must outlive a hiccup of the emulator
-            logger.warning("queue poller: polling failed", extra={
-                "function": self._function_name, "error": f"{type(error).__name__}: {error}"})
+    def _round(self) -> None:
+        for _ in range(100):  # batch after batch while there are messages (bounded: a stop waits for this)
+            if not self.poll():
+                return
 
     def poll(self) -> int:
         """Receive one batch, invoke the function with it and delete what it handled; returns how many messages

@@ -7,7 +7,6 @@ moto records stream changes but fires no triggers, so ``overspill dev`` runs thi
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -16,19 +15,20 @@ from typing import Any
 from overspill.aws import client
 from overspill.config import Settings
 from overspill.local.function_url import LocalContext
+from overspill.local.poller import Poller
 from overspill.observability import logger
 from overspill.store.rollups import RollupRepository
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-class StreamPoller:
+class StreamPoller(Poller):
     def __init__(self, settings: Settings, handler: Handler, *, interval_s: float = 0.5, batch_size: int = 100,
                  max_attempts: int = 5, backoff_s: float = 0.2, function_name: str = "overspill-rollup",
                  forget_markers: bool = False) -> None:
+        super().__init__(thread_name="rollup-stream", interval_s=interval_s, log_name="rollup stream")
         self._settings = settings
         self._handler = handler
-        self._interval_s = interval_s
         self._batch_size = batch_size
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -39,16 +39,13 @@ class StreamPoller:
         self._iterators: dict[str, str | None] = {}   # shard id -> next iterator (None: the shard is closed)
         self._shards_seen_at = 0.0
         self._shard_closed = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.delivered = 0   # records the function accepted (applied, duplicate, ignored or set aside)
         self.skipped = 0     # records given up on after max_attempts
 
     def start(self) -> None:
         """``open`` the stream, then poll it in the background."""
         self.open()
-        self._thread = threading.Thread(target=self._run, name="rollup-stream", daemon=True)
-        self._thread.start()
+        super().start()
 
     def open(self) -> None:
         """Take every shard's LATEST position now: anything already in the table (restored state) was counted
@@ -61,23 +58,8 @@ class StreamPoller:
         # Lambda's init phase: the function binds its tables now, not in the middle of the proxy's first requests.
         self._invoke([])
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop polling after delivering what the stream holds now."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self._poll_safely()
-        self._poll_safely()  # the last records, so that the saved rollups match the saved events
-
-    def _poll_safely(self) -> None:
-        try:
-            self.poll()
-        except Exception as error:  # noqa: BLE001 - the poller must outlive a hiccup of the emulator
-            logger.warning("rollup stream: polling failed", extra={"error": f"{type(error).__name__}: {error}"})
+    def _round(self) -> None:
+        self.poll()
 
     def poll(self) -> int:
         """One round over every shard; returns how many records were read."""
