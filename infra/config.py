@@ -36,6 +36,11 @@ PARALLELIZATION_FACTOR = (1, 10)
 REST_API_RATE_LIMIT = (1, 10_000)
 REST_API_BURST_LIMIT = (1, 5_000)
 WAF_RATE_LIMIT_PER_5MIN = (10, 2_000_000_000)
+# The proxy's optional throttle of repeated rejected access keys per source address (overspill/proxy/abuse.py):
+# rejections one address may have within the window (0: off), and the window, at most an hour (a longer one would
+# lock a shared office address out for longer than anyone would wait).
+KEY_FAILURE_LIMIT = (0, 10_000)
+KEY_FAILURE_WINDOW_S = (1, 3_600)
 # Deliberately plain: one address, no display name or list (SNS confirms it by mail before anything is sent).
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[A-Za-z]{2,}")
 # A DNS name CloudFront can serve: lowercase labels of letters, digits and '-', at least two, no wildcard.
@@ -96,6 +101,9 @@ class DeployConfig:
     # us-east-1: both or neither; "" serves it under the distribution's *.cloudfront.net name.
     web_domain_name: str = ""
     web_certificate_arn: str = ""
+    # Off by default (docs/decisions.md): keys cannot be guessed, and a shared address would lock out everyone on it.
+    key_failure_limit: int = 0
+    key_failure_window_s: int = 60
 
     def __post_init__(self) -> None:
         if not isinstance(self.stage, str) or not _STAGE.fullmatch(self.stage) or self.stage.endswith("-"):
@@ -140,6 +148,7 @@ class DeployConfig:
         self._check_cors_origin()
         self._check_rest_api()
         self._check_web_domain()
+        self._check_key_failure_throttle()
         if not 1 <= self.usage_retention_days <= 3650:
             raise ConfigError(f"context 'usageRetentionDays' must be from 1 to 3650 days; "
                               f"got {self.usage_retention_days}")
@@ -197,6 +206,17 @@ class DeployConfig:
             raise ConfigError(f"context 'webCertificateArn' must be the ARN of an ACM certificate in us-east-1 "
                               f"(CloudFront uses no other Region), e.g. arn:aws:acm:us-east-1:123456789012:"
                               f"certificate/<id>; got {certificate!r}")
+
+    def _check_key_failure_throttle(self) -> None:
+        for key, value, (low, high), what in (
+                ("keyFailureLimit", self.key_failure_limit, KEY_FAILURE_LIMIT,
+                 "requests with a rejected access key from one address within the window before it gets 429s; "
+                 "0: off"),
+                ("keyFailureWindowSeconds", self.key_failure_window_s, KEY_FAILURE_WINDOW_S,
+                 "seconds over which the proxy counts one address's rejected access keys")):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"context {key!r} must be a whole number from {low} to {high} ({what}); "
+                                  f"got {value!r}")
 
     def _check_rest_api(self) -> None:
         if not isinstance(self.rest_api, bool):
@@ -337,5 +357,7 @@ _CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "restApiCertificateArn": ("rest_api_certificate_arn", _text),
     "webDomainName": ("web_domain_name", _lower),
     "webCertificateArn": ("web_certificate_arn", _text),
+    "keyFailureLimit": ("key_failure_limit", _integer),
+    "keyFailureWindowSeconds": ("key_failure_window_s", _integer),
 }
 CONTEXT_KEYS = tuple(_CONTEXT_KEYS)

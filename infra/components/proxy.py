@@ -93,6 +93,13 @@ class Proxy(Construct):
         }
         if config.bedrock_model_map_json:
             bedrock_settings["bedrock_model_map"] = config.bedrock_model_map_json
+        # Set only when switched on: otherwise the code's default (off) applies and a window would mean nothing.
+        key_failure_settings: dict[str, str] = {}
+        if config.key_failure_limit:
+            key_failure_settings = {
+                "key_failure_limit": str(config.key_failure_limit),
+                "key_failure_window_s": str(config.key_failure_window_s),
+            }
         environment = {
             "AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER,
             **powertools_env(config),
@@ -105,6 +112,7 @@ class Proxy(Construct):
                 anthropic_url=config.anthropic_url,
                 usage_ttl_days=str(config.usage_retention_days),
                 **bedrock_settings,
+                **key_failure_settings,
                 **tables,
             ),
         }

@@ -36,8 +36,10 @@ CUSTOM_MODEL_MAP = {
 }
 CUSTOM_CONTEXT = {"stage": "qa", "bedrockRegion": "eu-west-1", "bedrockGeography": "global",
                   "bedrockModelMap": json.dumps(CUSTOM_MODEL_MAP),
-                  # … and the rollup and the exports tuned away from their defaults.
-                  "rollupParallelizationFactor": "4", "exportMemoryMb": "1024", "exportsNoncurrentVersionDays": "30"}
+                  # … and the rollup and the exports tuned away from their defaults,
+                  "rollupParallelizationFactor": "4", "exportMemoryMb": "1024", "exportsNoncurrentVersionDays": "30",
+                  # … and the proxy throttling addresses that keep sending bad access keys.
+                  "keyFailureLimit": "20", "keyFailureWindowSeconds": "120"}
 
 
 @dataclass

@@ -185,3 +185,36 @@ def test_monitoring_values_default_and_come_from_the_command_line():
 def test_bad_monitoring_values_are_refused_naming_the_key(key, value, says):
     with pytest.raises(ConfigError, match=f"{key}.*{says}"):
         DeployConfig.from_context({key: value})
+
+
+def test_key_failure_throttle_is_off_by_default_and_comes_from_the_command_line():
+    assert (DeployConfig().key_failure_limit, DeployConfig().key_failure_window_s) == (0, 60)
+    config = DeployConfig.from_context({"keyFailureLimit": "20", "keyFailureWindowSeconds": " 120 "})
+    assert (config.key_failure_limit, config.key_failure_window_s) == (20, 120)
+    config = DeployConfig.from_context({"keyFailureLimit": 10_000, "keyFailureWindowSeconds": 3600})
+    assert (config.key_failure_limit, config.key_failure_window_s) == (10_000, 3600)
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("keyFailureLimit", "-1", "whole number"),
+    ("keyFailureLimit", -1, "from 0 to 10000"),
+    ("keyFailureLimit", "10001", "from 0 to 10000"),
+    ("keyFailureLimit", "many", "whole number"),
+    ("keyFailureLimit", 2.5, "whole number"),
+    ("keyFailureLimit", True, "whole number"),
+    ("keyFailureWindowSeconds", 0, "from 1 to 3600"),
+    ("keyFailureWindowSeconds", "3601", "from 1 to 3600"),
+    ("keyFailureWindowSeconds", "-60", "whole number"),
+    ("keyFailureWindowSeconds", "60s", "whole number"),
+    ("keyFailureWindowSeconds", "1.5", "whole number"),
+])
+def test_bad_key_failure_throttle_values_are_refused_naming_the_key(key, value, says):
+    with pytest.raises(ConfigError, match=f"{key}.*{says}"):
+        DeployConfig.from_context({key: value})
+
+
+def test_key_failure_throttle_values_given_directly_are_checked_too():
+    with pytest.raises(ConfigError, match="keyFailureLimit"):
+        DeployConfig(key_failure_limit=-1)
+    with pytest.raises(ConfigError, match="keyFailureWindowSeconds"):
+        DeployConfig(key_failure_window_s=60.5)  # type: ignore[arg-type]

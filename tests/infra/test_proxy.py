@@ -100,6 +100,8 @@ def test_settings_environment(dev, prod):
         assert env["OVERSPILL_BEDROCK_REGION"] == "us-east-1"
         assert env["OVERSPILL_BEDROCK_GEOGRAPHY"] == "us"
         assert "OVERSPILL_BEDROCK_MODEL_MAP" not in env  # no overrides: the code's defaults
+        # The throttle of repeated bad keys is off unless switched on (the code's default: 0, off).
+        assert env_name("key_failure_limit") not in env and env_name("key_failure_window_s") not in env
         # On AWS, every client uses the real endpoints.
         assert env_name("aws_endpoint_url") not in env
         assert env_name("bedrock_endpoint_url") not in env
@@ -112,6 +114,12 @@ def test_bedrock_settings_come_from_context(custom):
     assert env["OVERSPILL_BEDROCK_GEOGRAPHY"] == "global"
     assert parse_model_map(env["OVERSPILL_BEDROCK_MODEL_MAP"]) == CUSTOM_MODEL_MAP
     assert env_name("bedrock_endpoint_url") not in env
+
+
+def test_key_failure_throttle_comes_from_context(custom):
+    env = custom.environment
+    assert env["OVERSPILL_KEY_FAILURE_LIMIT"] == "20"
+    assert env["OVERSPILL_KEY_FAILURE_WINDOW_S"] == "120"
 
 
 @pytest.mark.parametrize("name", ["dev", "prod", "custom"])
@@ -128,6 +136,10 @@ def test_every_overspill_variable_is_a_setting_the_code_reads(request, name):
     assert settings.usage_ttl_days == config.usage_retention_days
     assert settings.aws_endpoint_url is None and settings.bedrock_endpoint_url is None
     assert (settings.bedrock_region, settings.bedrock_geography) == (config.bedrock_region, config.bedrock_geography)
+    # The proxy throttles repeated bad keys as configured (a limit of 0 leaves it off, its window unused).
+    assert settings.key_failure_limit == config.key_failure_limit
+    if config.key_failure_limit:
+        assert settings.key_failure_window_s == config.key_failure_window_s
     # ... and so does the proxy's wiring: the model map it builds from them is the one the policy was made from.
     models = ModelMap(settings.bedrock_geography, parse_model_map(settings.bedrock_model_map))
     assert dict(models.overrides) == config.model_overrides
