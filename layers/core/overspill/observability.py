@@ -41,17 +41,20 @@ def emit_request_metrics(*, route: str, fallback_reason: str | None, status: int
     metrics.flush_metrics()
 
 
-def emit_breaker_opened(reason: str) -> None:
+def emit_counts(dimensions: dict[str, str] | None = None, **counts: int) -> None:
+    """One EMF record of counts (name → value), under the given dimensions."""
     metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
-    metrics.add_dimension(name="reason", value=reason)
-    metrics.add_metric(name="BreakerOpened", unit=MetricUnit.Count, value=1)
+    for name, value in (dimensions or {}).items():
+        metrics.add_dimension(name=name, value=value)
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     metrics.flush_metrics()
+
+
+def emit_breaker_opened(reason: str) -> None:
+    emit_counts({"reason": reason}, BreakerOpened=1)
 
 
 def emit_budget_threshold(*, scope: str, threshold_percent: int) -> None:
     """A budget (scope ``user`` or ``team``) reached 80 % or 100 % of its month; once per instance and month."""
-    metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
-    metrics.add_dimension(name="scope", value=scope)
-    metrics.add_dimension(name="threshold", value=str(threshold_percent))
-    metrics.add_metric(name="BudgetThresholdReached", unit=MetricUnit.Count, value=1)
-    metrics.flush_metrics()
+    emit_counts({"scope": scope, "threshold": str(threshold_percent)}, BudgetThresholdReached=1)

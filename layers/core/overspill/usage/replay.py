@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from overspill.aws import error_code
-from overspill.observability import NAMESPACE, logger
+from overspill.observability import emit_counts, logger
 from overspill.store.rollups import UncountableEvent, usage_event_from_image
 from overspill.store.usage import UsageRepository
 from overspill.usage.spill import UnreadableSpill, read_spill_message
@@ -73,8 +72,5 @@ class _Batch:
             self.duplicates += 1
 
     def emit_metrics(self) -> None:
-        metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
-        metrics.add_metric(name="UsageReplayed", unit=MetricUnit.Count, value=self.stored)
-        metrics.add_metric(name="UsageReplayDuplicates", unit=MetricUnit.Count, value=self.duplicates)
-        metrics.add_metric(name="UsageReplayFailures", unit=MetricUnit.Count, value=self.failed)
-        metrics.flush_metrics()
+        emit_counts(UsageReplayed=self.stored, UsageReplayDuplicates=self.duplicates,
+                    UsageReplayFailures=self.failed)

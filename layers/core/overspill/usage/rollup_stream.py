@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from overspill.observability import NAMESPACE, logger
+from overspill.observability import emit_counts, logger
 from overspill.store.rollups import RollupRejected, RollupRepository, UncountableEvent, usage_event_from_image
 
 
@@ -119,9 +118,5 @@ class _Batch:
         self.poison += 1
 
     def emit_metrics(self) -> None:
-        metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
-        metrics.add_metric(name="RollupEventsApplied", unit=MetricUnit.Count, value=self.applied)
-        metrics.add_metric(name="RollupDuplicatesSkipped", unit=MetricUnit.Count, value=self.duplicates)
-        metrics.add_metric(name="RollupPoisonRecords", unit=MetricUnit.Count, value=self.poison)
-        metrics.add_metric(name="RollupRecordsRetried", unit=MetricUnit.Count, value=self.retried)
-        metrics.flush_metrics()
+        emit_counts(RollupEventsApplied=self.applied, RollupDuplicatesSkipped=self.duplicates,
+                    RollupPoisonRecords=self.poison, RollupRecordsRetried=self.retried)

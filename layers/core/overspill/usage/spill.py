@@ -19,10 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from overspill.aws import error_code
-from overspill.observability import NAMESPACE, logger
+from overspill.observability import emit_counts, logger
 from overspill.store.usage import UsageRepository
 from overspill.usage.events import UsageEvent
 
@@ -99,7 +98,7 @@ class UsageRecorder:
         try:
             self._spill.send(body)
         except Exception as spill_error:  # noqa: BLE001 - the last resort below must always run
-            _emit("UsageUnstored")
+            emit_counts(UsageUnstored=1)
             logger.error(
                 "USAGE EVENT NOT STORED: DynamoDB refused the usage write and the usage spill queue could not take "
                 "it either. Send spill_message as the body of a message to the usage spill queue (the replay "
@@ -107,13 +106,8 @@ class UsageRecorder:
                 extra={**facts, "spill_error": type(spill_error).__name__, "spill_error_code": error_code(spill_error),
                        "spill_message": body})
             return False
-        _emit("UsageSpilled")
+        emit_counts(UsageSpilled=1)
         logger.warning("usage write failed; the event went to the usage spill queue (the replay stores it)",
                        extra=facts)
         return True
 
-
-def _emit(metric_name: str) -> None:
-    metrics = EphemeralMetrics(namespace=NAMESPACE, service="overspill")
-    metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=1)
-    metrics.flush_metrics()
