@@ -8,7 +8,9 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader
+from pynamodb.exceptions import PynamoDBException
 
 from overspill.config import Settings
 
@@ -31,6 +33,12 @@ def error_code(error: BaseException | None) -> str | None:
             return str(response["Error"]["Code"])
         error = getattr(error, "cause", None) or error.__cause__
     return None
+
+
+def is_service_failure(error: BaseException) -> bool:
+    """An AWS call that failed after botocore's retries (throttled, unreachable, refused): an outage to log as a
+    warning with its code, not a programming error to log with a traceback."""
+    return isinstance(error, (BotoCoreError, ClientError, PynamoDBException))
 
 
 def client(service: str, settings: Settings, **config: Any) -> Any:

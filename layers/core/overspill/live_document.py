@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from overspill.aws import error_code, is_service_failure
 from overspill.observability import logger
 
 T = TypeVar("T")
@@ -41,5 +42,9 @@ class LiveDocument(Generic[T]):
         except (ValueError, AttributeError, TypeError) as error:
             logger.error(f"{self._what} ignored: the stored document is invalid; keeping the last good one",
                          extra={"error": str(error)})
-        except Exception:  # noqa: BLE001 - an unreachable config table: go on with what we have
-            logger.exception(f"{self._what} could not be read; keeping the last good one")
+        except Exception as error:  # noqa: BLE001 - an unreachable config table: go on with what we have
+            if not is_service_failure(error):
+                logger.exception(f"{self._what} could not be read; keeping the last good one")
+                return
+            logger.warning(f"{self._what} could not be read; keeping the last good one",
+                           extra={"error": type(error).__name__, "error_code": error_code(error)})

@@ -38,9 +38,9 @@ def to_upstream(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return forwarded
 
 
-def unsendable(headers: list[tuple[str, str]]) -> str | None:
-    """The name of the first header bound for Anthropic that HTTP/1.1 cannot carry as it is, or None."""
-    for name, value in to_upstream(headers):
+def unsendable(forwarded: list[tuple[str, str]]) -> str | None:
+    """The name of the first of these headers (``to_upstream``'s) that HTTP/1.1 cannot carry as it is, or None."""
+    for name, value in forwarded:
         if _NAME.fullmatch(name) is None or _VALUE.fullmatch(value) is None:
             return name
     return None

@@ -12,6 +12,7 @@ from typing import Protocol
 import orjson
 
 from overspill.auth import Authenticator, Caller
+from overspill.aws import error_code, is_service_failure
 from overspill.breaker import BreakerService, Decision, PendingWrite
 from overspill.breaker import Route as BreakerRoute
 from overspill.budgets import BudgetService
@@ -73,6 +74,8 @@ class Exchange:
     plan_called: bool = False   # the plan was asked: an error about it is an answer on the plan route
     fallback_reason: str | None = None
     bedrock_model_id: str | None = None
+    # The request's headers as the plan would receive them (filtered once, checked before any route is taken).
+    plan_headers: list[tuple[str, str]] = field(default_factory=list)
     # Writes that must not delay the first byte (breaker state changes): run once the response has ended.
     after_response: list[PendingWrite] = field(default_factory=list)
 
@@ -88,8 +91,12 @@ class Exchange:
         for write in self.after_response:
             try:
                 write()
-            except Exception:  # noqa: BLE001 - a lost breaker write costs a plan round trip, never the answer
-                logger.exception("breaker write failed")
+            except Exception as error:  # noqa: BLE001 - a lost breaker write costs a plan round trip, never the answer
+                if not is_service_failure(error):
+                    logger.exception("breaker write failed")
+                    continue
+                logger.warning("breaker write failed", extra={"error": type(error).__name__,
+                                                             "error_code": error_code(error)})
         self.after_response.clear()
 
 
@@ -139,9 +146,9 @@ class Proxy:
             logger.info("request refused", extra={"status": refusal.status, "reason": refusal.error_type})
             return self._refuse(request, refusal)
         logger.thread_safe_append_keys(user_id=caller.user.user_id, key_prefix=caller.key.prefix)
-        exchange = Exchange(request, route, caller, None)
+        exchange = Exchange(request, route, caller, None, plan_headers=header_rules.to_upstream(request.headers))
         try:
-            _check_sendable(request)
+            _check_sendable(request, exchange.plan_headers)
             exchange.body = self._check_body(route, request)
             return self._route(exchange)
         except GatewayError as refusal:
@@ -183,7 +190,7 @@ class Proxy:
 
         request = exchange.request
         outgoing = UpstreamRequest(request.method, exchange.route.upstream_path, request.query,
-                                   header_rules.to_upstream(request.headers), request.body)
+                                   exchange.plan_headers, request.body)
         streams = exchange.body is not None and exchange.body.stream
         sent_at = time.perf_counter()
         exchange.plan_called = True
@@ -363,13 +370,13 @@ class Proxy:
         })
 
 
-def _check_sendable(request: ProxyRequest) -> None:
+def _check_sendable(request: ProxyRequest, plan_headers: list[tuple[str, str]]) -> None:
     """Refuse what cannot go on the wire to Anthropic as it is: httpx would refuse it, which reads as the plan being
     down (a fallback, a breaker trip) or, for a URL, fails the function."""
     if _QUERY.fullmatch(request.query) is None:
         raise GatewayError(400, "Overspill: the URL's query string holds characters a URL cannot carry (a "
                                 "space, a control character or a non-ASCII character); percent-encode them.")
-    name = header_rules.unsendable(request.headers)
+    name = header_rules.unsendable(plan_headers)
     if name is not None:
         raise GatewayError(400, f"Overspill: the request header {name[:60]!r} holds characters an HTTP header "
                                 "cannot carry (a control character such as CR, LF or NUL, or a non-ASCII "
