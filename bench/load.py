@@ -23,11 +23,12 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 from urllib.parse import urlsplit
 
 import boto3
@@ -150,20 +151,10 @@ def dev_settings(state_dir: Path) -> Settings:
     return Settings.from_env(runtime["environment"])
 
 
-@contextmanager
-def local_credentials() -> Iterator[None]:
+def local_credentials() -> Any:
     """moto's credentials while the bench talks to the emulator; the bench's environment restored after."""
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, "overspill-local"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return patch.dict(os.environ, dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+                                                "overspill-local"))
 
 
 def make_developers(state_dir: Path) -> Keys:

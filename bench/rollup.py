@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest.mock import patch
 
 from moto import mock_aws
 
@@ -141,20 +142,6 @@ def instant_dynamodb() -> Iterator[str]:
         server.server_close()
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _row(target: str, windows: list[float]) -> dict[str, Any]:
     events = WINDOW * len(windows)
     total = sum(windows)
@@ -167,7 +154,7 @@ def run(events: int = EVENTS, moto_events: int = MOTO_EVENTS) -> list[dict[str, 
     """Rows of {target, events, seconds, events_per_s, first/last_window_per_s, ms_per_event}."""
     quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
     rows = []
-    with _environment({**TEST_AWS_ENV, **quiet}):
+    with patch.dict(os.environ, {**TEST_AWS_ENV, **quiet}):
         for target, forget in (("moto in-process, markers kept (as DynamoDB keeps them until their TTL)", False),
                                ("moto in-process, markers deleted after each batch (as `overspill dev`)", True)):
             with mock_aws():  # a fresh emulator for each
@@ -175,9 +162,9 @@ def run(events: int = EVENTS, moto_events: int = MOTO_EVENTS) -> list[dict[str, 
                 create_tables(settings)
                 bind_models(settings)
                 records = stream_records(settings, realistic_events(max(events, moto_events)))
-                with _environment(settings.as_env()):
+                with patch.dict(os.environ, settings.as_env()):
                     rows.append(_row(target, apply_all(records[:moto_events], forget_markers=forget)))
-        with instant_dynamodb() as url, _environment(Settings(aws_endpoint_url=url).as_env()):
+        with instant_dynamodb() as url, patch.dict(os.environ, Settings(aws_endpoint_url=url).as_env()):
             apply_all(records[:BATCH])  # warm: clients, connections, imports
             rows.append(_row("loopback stub answering at once (the function's own cost)", apply_all(records[:events])))
     return rows
