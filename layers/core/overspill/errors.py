@@ -36,6 +36,9 @@ class GatewayError(Exception):
         # Why Overspill refused, finer than the error type (e.g. "budget_exhausted"): sent as a header and kept
         # in the usage event, so a 429 from a budget is never mistaken for the plan's own limit.
         self.reason = reason
+        # A failed Bedrock fallback: the Bedrock model id it tried, for the usage event (finance and operators
+        # see which model failed, not only which was asked for).
+        self.tried_model_id: str | None = None
 
     @property
     def error_type(self) -> str:

@@ -10,7 +10,8 @@ _STAYS_OPEN = "opened by the plan limit, until the plan's reset; Bedrock's failu
 
 
 def _usage(status: int, error_type: str) -> str:
-    return f"route bedrock, status {status}, error_type {error_type}, fallback_reason plan_limit, tokens 0"
+    return (f"route bedrock, status {status}, error_type {error_type}, fallback_reason plan_limit, tokens 0, "
+            "the Bedrock model id tried")
 
 
 ROWS = [

@@ -44,6 +44,7 @@ def check_refusal(rig, response: httpx.Response, expected, developer, reset: int
     assert (event.route, event.status, event.error_type, event.fallback_reason) == (
         "bedrock", expected.client.status, expected.client.error_type, "plan_limit")
     assert (event.tokens.input_tokens, event.tokens.output_tokens) == (0, 0)
+    assert event.bedrock_model_id == "us.anthropic.claude-opus-4-8"  # the Bedrock model that failed, for finance
     assert_open_until(breaker_of(developer), "plan_limit", reset, slack_s=0)
     return message
 

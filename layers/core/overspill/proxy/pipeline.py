@@ -248,7 +248,11 @@ class Proxy:
             return ProxyResponse(200, headers, self._finishing(exchange, payload))
         if self._budgets is not None:
             self._budgets.check(exchange.caller.user)  # raises the 429 that names the budget
-        answer = self._bedrock.messages(user_id, exchange.body, beta)
+        try:
+            answer = self._bedrock.messages(user_id, exchange.body, beta)
+        except GatewayError as failure:
+            exchange.bedrock_model_id = failure.tried_model_id
+            raise
         exchange.bedrock_model_id = answer.model_id
         return self._relay(exchange, answer, sent_at=started, answered_at=time.perf_counter())
 

@@ -112,6 +112,14 @@ class BedrockUpstream:
 
     def messages(self, user_id: str, body: Any, beta_header: str | None) -> BedrockStreamAnswer | BedrockJsonAnswer:
         model = self._models.resolve(body.model)
+        try:
+            return self._invoke(model, user_id, body, beta_header)
+        except GatewayError as failure:
+            failure.tried_model_id = model.invoke_id
+            raise
+
+    def _invoke(self, model: ResolvedModel, user_id: str, body: Any,
+                beta_header: str | None) -> BedrockStreamAnswer | BedrockJsonAnswer:
         client = self._client(user_id)
         # Each 400 that names a beta or field not yet dropped earns one retry without it: dropping a beta often
         # makes Bedrock refuse the field it enabled next, and Claude Code does not retry a 400 itself.
