@@ -176,7 +176,8 @@ def render_fallback(fallback: dict, events: dict) -> str:
         "## The Bedrock fallback",
         "",
         f"A fake Bedrock in its own process ({BEDROCK['delay_ms']} ms before the first event, then "
-        f"{BEDROCK['text_events']} text events {BEDROCK['event_interval_ms']} ms apart) behind `overspill dev`. "
+        f"{BEDROCK['text_events']} text events {BEDROCK['event_interval_ms']} ms apart) behind `overspill dev "
+        "--no-rollups` (as in the three-ways phase). "
         "*Added* = the client's time to the first Bedrock byte through Overspill − the plan's own time to "
         "refuse (measured directly) − Bedrock's own time to its first event (measured directly with boto3, "
         f"so SigV4 signing and botocore's parsing count as Bedrock's). Sequential requests, {REQUESTS} per path "
@@ -197,12 +198,12 @@ def render_fallback(fallback: dict, events: dict) -> str:
         "the breaker-open row.",
         "",
         "What the refusal row is made of: two upstream calls through Python in one request — the plan's (httpx) "
-        "and Bedrock's (botocore: SigV4 signing, the request, the event stream's first frame) — each at about "
-        "the per-hop cost the plan path shows at concurrency 1 (the three-ways table above), while the "
-        f"breaker-open row, one hop, adds {fallback['breaker_open']['added_p50']:.2f} ms. Meeting 5 ms there "
-        "would take a cheaper hop (what the TTFB targets need too); what Overspill does instead is ask the plan "
-        "as rarely as it can: a plan limit opens the breaker until the plan's reset, so only the first request "
-        "of a limited window pays the refusal.",
+        "and Bedrock's (botocore: SigV4 signing, the request, the event stream's first frame) — while the "
+        f"breaker-open row, one hop, adds {fallback['breaker_open']['added_p50']:.2f} ms. "
+        + ("Meeting 5 ms there would take a cheaper hop (what the TTFB targets need too); what"
+           if refused > 5 else "Beyond the target,")
+        + " Overspill asks the plan as rarely as it can: a plan limit opens the breaker until the plan's reset, "
+        "so only the first request of a limited window pays the refusal.",
         "",
         "Per Bedrock event (10,000 `content_block_delta` events, µs each): botocore's event-stream decoding "
         f"(with the base64 payload) **{events['decode_us']:.1f} µs**, Overspill's re-emission as SSE "

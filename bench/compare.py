@@ -534,7 +534,7 @@ def fallback_side_by_side(install: litellm_gateway.Install, requests: dict[str, 
                                             event_delay=UPSTREAM["event_interval_ms"] / 1000,
                                             text_events=UPSTREAM["text_events"])
     with FakeBedrock(default=bedrock_answer) as bedrock, FakeAnthropic() as plan, ExitStack() as stack:
-        dev = stack.enter_context(overspill_dev_process(plan.url, bedrock_url=bedrock.url))
+        dev = stack.enter_context(overspill_dev_process(plan.url, bedrock_url=bedrock.url, flags=OVERSPILL_FLAGS))
         lite = stack.enter_context(litellm_gateway.litellm_process(
             litellm_gateway.fallback_config(plan.url, bedrock.url, model, FALLBACK_BEDROCK_ID),
             anthropic_url=plan.url, install=install))

@@ -23,6 +23,9 @@ BEDROCK = {"delay_ms": 20, "event_interval_ms": 2, "text_events": 20}
 BODY = {"model": "claude-sonnet-4-5-20250929", "max_tokens": 200, "stream": True,
         "messages": [{"role": "user", "content": "hello"}]}
 REQUESTS = 100  # per path, measured; each path also sends 5 unmeasured first
+# As in the three-ways phase: the local rollup function (another Lambda on AWS) is off, or its CPU on moto after
+# each request lands on the next request's numbers.
+DEV_FLAGS = ("--no-rollups",)
 
 
 def _ttfb_ms(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> tuple[float, int, str]:
@@ -89,7 +92,7 @@ def fallback_latency() -> dict[str, dict[str, float]]:
         # (1) Every request refused by the plan (529, the breaker told never to open): plan → Bedrock each time.
         with fake_anthropic_process(extra=("--error-status", "529")) as plan_url, \
                 overspill_dev_process(plan_url, bedrock_url=bedrock_url,
-                                      settings={"breaker_failure_threshold": "1000000000"}) as dev:
+                                      settings={"breaker_failure_threshold": "1000000000"}, flags=DEV_FLAGS) as dev:
             plan = _plan_refusal_ms(plan_url, REQUESTS)
             via = _gateway_ttfb_ms(dev.base_url + "/v1/messages", REQUESTS, "bedrock")
         results["refused"] = _summary(via, plan, bedrock)
@@ -97,14 +100,14 @@ def fallback_latency() -> dict[str, dict[str, float]]:
         # takes the probe (a conditional write), is refused, reopens it (another) and goes to Bedrock — the
         # path of the first request after each reset, here on every request.
         with fake_anthropic_process(extra=("--error-status", "429", "--retry-after", "0")) as plan_url, \
-                overspill_dev_process(plan_url, bedrock_url=bedrock_url) as dev:
+                overspill_dev_process(plan_url, bedrock_url=bedrock_url, flags=DEV_FLAGS) as dev:
             plan = _plan_refusal_ms(plan_url, REQUESTS)
             via = _gateway_ttfb_ms(dev.base_url + "/v1/messages", REQUESTS, "bedrock")
         results["refused_429"] = _summary(via, plan, bedrock)
         # (2) The plan limited (429, unified rejected): the first request opens the breaker, the rest go
         # straight to Bedrock until the reset.
         with fake_anthropic_process(extra=("--plan-limited",)) as plan_url, \
-                overspill_dev_process(plan_url, bedrock_url=bedrock_url) as dev:
+                overspill_dev_process(plan_url, bedrock_url=bedrock_url, flags=DEV_FLAGS) as dev:
             via = _gateway_ttfb_ms(dev.base_url + "/v1/messages", REQUESTS, "bedrock")
         results["breaker_open"] = _summary(via, [0.0] * len(via), bedrock)
     return results
