@@ -209,5 +209,13 @@ def test_a_missed_block_is_explained_by_saturation_only_where_both_gateways_are_
         only_saturated_miss["runs"][f"overspill/{mode}/50/overspill"]["ttfb_p50"] += 6
         only_saturated_miss["runs"][f"overspill/{mode}/50/overspill"]["total_p50"] += 6
     explained = compare.render_markdown(only_saturated_miss)
-    assert "Every block that misses the 4× target is one of these" in explained
+    assert "Every block that misses the 4× target is a saturated one, listed above" in explained
     assert "misses the 4×" not in compare.render_markdown(synthetic_results(3.0, 20.0, 141.0, 63.5))
+
+
+def test_a_gateway_past_its_peak_throughput_counts_as_saturated():
+    # Both serve more at concurrency 10 than at 50 (past the peak, threads contend): both blocks are saturated.
+    past_peak = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5, share_at_10=1.3))
+    assert "json at concurrency 10: 183 req/s through Overspill and 83 through LiteLLM (2.2×)" in past_peak
+    assert "json at concurrency 50: 141 req/s through Overspill and 64 through LiteLLM (2.2×)" in past_peak
+    assert "without both gateways saturated: stream at concurrency 1, json at concurrency 1" in past_peak
