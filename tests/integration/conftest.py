@@ -46,6 +46,16 @@ def developer(gateway: LocalGateway) -> Developer:
     return gateway.add_developer("Ada")
 
 
+from tests.support.aws_faults import AwsFaults  # noqa: E402
+
+
+@pytest.fixture
+def aws() -> Iterator[AwsFaults]:
+    """AWS faults injected in front of moto (tests/support/aws_faults.py); make the gateway after it."""
+    with AwsFaults() as faults:
+        yield faults
+
+
 
 # --- The admin API in-process (moto + a stand-in Cognito token issuer + the real admin function on loopback).
 

@@ -4,7 +4,6 @@ no ERROR, no traceback — so that an outage does not bury the lines that matter
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,15 +14,10 @@ import pytest
 from overspill.live_document import LiveDocument
 from overspill.pricing.book import PriceBook
 from overspill.store.config import PRICE_OVERRIDES, ConfigRepository
-from tests.support.aws_faults import CONNECTION_REFUSED, AwsFaults
+from tests.support.aws_faults import CONNECTION_REFUSED
 from tests.support.fake_anthropic import Scenario
 from tests.support.gateway import LocalGateway, wait_for_usage
-
-
-@pytest.fixture
-def aws() -> Iterator[AwsFaults]:
-    with AwsFaults() as faults:
-        yield faults
+from tests.support.logs import log_records, wait_for_logs
 
 
 @pytest.fixture
@@ -32,18 +26,9 @@ def gateway(aws, anthropic, bedrock) -> Iterator[LocalGateway]:
         yield gw
 
 
-def records(captured_logs) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in captured_logs.getvalue().splitlines() if line.startswith("{")]
-
-
-def wait_for(captured_logs, message: str, timeout_s: float = 5.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = [r for r in records(captured_logs) if r["message"] == message]
-        if found:
-            return found[0]
-        time.sleep(0.02)
-    raise AssertionError(f"no log line {message!r}")
+def warning_once(captured_logs, message: str) -> dict[str, Any]:
+    (record,) = wait_for_logs(captured_logs, lambda r: r["message"] == message)
+    return record
 
 
 def test_a_breaker_write_refused_by_dynamodb_is_one_warning_and_the_answer_still_comes(
@@ -61,10 +46,10 @@ def test_a_breaker_write_refused_by_dynamodb_is_one_warning_and_the_answer_still
     assert response.status_code == 200 and response.headers["x-overspill-route"] == "bedrock"
     wait_for_usage(gateway, response.headers["x-overspill-request-id"])
     assert fault.calls + fault_put.calls >= 1  # the breaker's opening was tried, and refused
-    warning = wait_for(captured_logs, "breaker write failed")
+    warning = warning_once(captured_logs, "breaker write failed")
     assert (warning["level"], warning["error_code"]) == ("WARNING", "ThrottlingException")
     assert "exception" not in warning
-    assert [r for r in records(captured_logs) if r["level"] == "ERROR"] == []
+    assert [r for r in log_records(captured_logs) if r["level"] == "ERROR"] == []
 
 
 def test_price_overrides_unreadable_keep_the_last_good_prices_with_one_warning_per_refresh(
@@ -74,10 +59,10 @@ def test_price_overrides_unreadable_keep_the_last_good_prices_with_one_warning_p
     aws.fail("dynamodb", table=gateway.settings.config_table, error=CONNECTION_REFUSED)
 
     assert book.table() == before  # the last good prices go on pricing requests
-    warning = wait_for(captured_logs, "price overrides could not be read; keeping the last good one")
+    warning = warning_once(captured_logs, "price overrides could not be read; keeping the last good one")
     assert (warning["level"], warning["error"]) == ("WARNING", "GetError")  # pynamodb's, around the refused connection
     assert "exception" not in warning
-    assert [r for r in records(captured_logs) if r["level"] == "ERROR"] == []
+    assert [r for r in log_records(captured_logs) if r["level"] == "ERROR"] == []
 
 
 def test_a_programming_error_while_refreshing_still_logs_its_traceback(captured_logs):
@@ -86,5 +71,5 @@ def test_a_programming_error_while_refreshing_still_logs_its_traceback(captured_
 
     document = LiveDocument(broken_loader, lambda raw: raw, "initial", ttl_s=0, what="test document")
     assert document.current() == "initial"
-    (record,) = [r for r in records(captured_logs) if r["message"].startswith("test document could not be read")]
+    (record,) = [r for r in log_records(captured_logs) if r["message"].startswith("test document could not be read")]
     assert record["level"] == "ERROR" and "KeyError" in record["exception"]

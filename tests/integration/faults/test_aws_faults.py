@@ -3,12 +3,10 @@ proxy, injected at the botocore level in front of moto (tests/support/aws_faults
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -20,20 +18,15 @@ from overspill.local.queue_poller import QueuePoller
 from overspill.store.breakers import BreakerRepository
 from overspill.usage.spill import read_spill_message
 from tests.integration.faults.matrix import check_client, row
-from tests.support.aws_faults import CONNECTION_REFUSED, AwsFaults
+from tests.support.aws_faults import CONNECTION_REFUSED
 from tests.support.fake_anthropic import Scenario
 from tests.support.gateway import LocalGateway, wait_for_usage
+from tests.support.logs import log_records, wait_for_logs
 
 # One retry per AWS call (botocore's backoff: up to 1 s), so that a fault that lasts costs a test about a second.
 MAX_ATTEMPTS = 2
 PROMPT = "reply with: the secret plan for the launch"
 PLAN_CREDENTIAL = "sk-ant-api03-fault-matrix-credential"
-
-
-@pytest.fixture
-def aws() -> Iterator[AwsFaults]:
-    with AwsFaults() as faults:
-        yield faults
 
 
 @pytest.fixture
@@ -56,18 +49,6 @@ def error_type(response: httpx.Response) -> str | None:
     if response.headers.get("content-type", "").startswith("application/json"):
         return response.json()["error"]["type"]
     return None
-
-
-def log_records(captured_logs) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in captured_logs.getvalue().splitlines() if line.startswith("{")]
-
-
-def wait_for_logs(captured_logs, wanted, timeout_s: float = 5.0) -> list[dict[str, Any]]:
-    """The log records ``wanted`` accepts, once there is one (the usage write runs after the response)."""
-    deadline = time.monotonic() + timeout_s
-    while not (found := [r for r in log_records(captured_logs) if wanted(r)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return found
 
 
 def assert_no_secret_in(text: str, developer) -> None:
