@@ -177,7 +177,7 @@ def render_fallback(fallback: dict, events: dict) -> str:
         "",
         f"A fake Bedrock in its own process ({BEDROCK['delay_ms']} ms before the first event, then "
         f"{BEDROCK['text_events']} text events {BEDROCK['event_interval_ms']} ms apart) behind `overspill dev "
-        "--no-rollups` (as in the three-ways phase). "
+        "--no-rollups --snapshot-every 0` (as in the three-ways phase). "
         "*Added* = the client's time to the first Bedrock byte through Overspill − the plan's own time to "
         "refuse (measured directly) − Bedrock's own time to its first event (measured directly with boto3, "
         f"so SigV4 signing and botocore's parsing count as Bedrock's). Sequential requests, {REQUESTS} per path "

@@ -60,9 +60,10 @@ WAYS = {
 # Each gateway is measured in its own phase, alone beside the upstream, with the direct baseline measured
 # again in that phase, block by block: `overspill dev` keeps working after its answers (each request's usage
 # write, which moto applies), and that work must land on no other way's numbers. Its local rollup function
-# (another Lambda on AWS; ~15 s of a core per 300 requests on moto) is off: `--no-rollups`.
+# (another Lambda on AWS; ~15 s of a core per 300 requests on moto) is off: `--no-rollups`; so are the periodic saves
+# of the local state (every table read whole every 30 s; DynamoDB keeps its own): `--snapshot-every 0`.
 PHASES = ("litellm", "overspill")
-OVERSPILL_FLAGS = ("--no-rollups",)
+OVERSPILL_FLAGS = ("--no-rollups", "--snapshot-every", "0")
 IDLE_TIMEOUT_S = {"litellm": 5.0, "overspill": 8.0}
 TARGET_RATIO = 4.0  # the issue's target: Overspill adds at least 4x less latency than LiteLLM
 # A gateway serving at this share of its highest throughput (in a mode) is saturated: more clients only queue.
@@ -604,9 +605,10 @@ def render_markdown(results: dict) -> str:
         f"{results['upstream']['delay_ms']} ms before the headers, then {results['upstream']['text_events']} "
         f"text events {results['upstream']['event_interval_ms']} ms apart: ~25 SSE events per streamed answer; "
         "a JSON answer after the same delay) serves every way: (a) directly; (b) through `overspill dev "
-        "--no-rollups` (its own process, moto in a child process, `POWERTOOLS_LOG_LEVEL=WARNING`; the proxy "
-        "writes each request's usage event as on AWS, and the local rollup function — another Lambda on AWS — "
-        "is off), at `<url>/ak/<key>`; "
+        "--no-rollups --snapshot-every 0` (its own process, moto in a child process, "
+        "`POWERTOOLS_LOG_LEVEL=WARNING`; the proxy writes each request's usage event as on AWS; the local rollup "
+        "function — another Lambda on AWS — is off, and so are the local run's periodic saves of its state, "
+        "which read every table whole), at `<url>/ak/<key>`; "
         f"(c) through LiteLLM {lite['version']}'s proxy (`litellm[proxy]`, installed by the bench in its own "
         "venv under `build/bench/`; its CLI's defaults: uvicorn, one worker) configured with a `model_list` "
         f"entry per model Claude Code sends here ({', '.join(f'`{m}`' for m in lite['models'])} → "
@@ -679,8 +681,9 @@ def render_markdown(results: dict) -> str:
         "",
         "| gateway | processes in its tree | gateway process: baseline → peak | whole tree: baseline → peak |",
         "|---|---|---|---|",
-        f"| Overspill (`overspill dev --no-rollups`: the proxy and admin API in one process; moto, the AWS "
-        f"emulator, in a child) | {over['processes']} | {over['baseline_mb']:.0f} → **{over['peak_mb']:.0f} MB** | "
+        f"| Overspill (`overspill dev --no-rollups --snapshot-every 0`: the proxy and admin API in one process; "
+        f"moto, the AWS emulator, in a child) | {over['processes']} | {over['baseline_mb']:.0f} → "
+        f"**{over['peak_mb']:.0f} MB** | "
         f"{over['baseline_tree_mb']:.0f} → **{over['peak_tree_mb']:.0f} MB** |",
         f"| LiteLLM proxy (one uvicorn worker) | {lite_memory['processes']} | {lite_memory['baseline_mb']:.0f} → "
         f"**{lite_memory['peak_mb']:.0f} MB** | {lite_memory['baseline_tree_mb']:.0f} → "

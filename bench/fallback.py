@@ -23,9 +23,9 @@ BEDROCK = {"delay_ms": 20, "event_interval_ms": 2, "text_events": 20}
 BODY = {"model": "claude-sonnet-4-5-20250929", "max_tokens": 200, "stream": True,
         "messages": [{"role": "user", "content": "hello"}]}
 REQUESTS = 100  # per path, measured; each path also sends 5 unmeasured first
-# As in the three-ways phase: the local rollup function (another Lambda on AWS) is off, or its CPU on moto after
-# each request lands on the next request's numbers.
-DEV_FLAGS = ("--no-rollups",)
+# As in the three-ways phase: the local rollup function (another Lambda on AWS) and the local state's periodic saves
+# are off, or their CPU on moto lands on the requests measured.
+DEV_FLAGS = ("--no-rollups", "--snapshot-every", "0")
 
 
 def _ttfb_ms(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> tuple[float, int, str]:

@@ -52,6 +52,18 @@ def test_snapshot_every_sets_how_often_the_state_is_saved(anthropic, tmp_path):
         while not _saved(tmp_path / "often", request_id):  # saved while running, not 30 s later
             assert time.monotonic() < deadline, "no snapshot within 5 s at --snapshot-every 0.5"
             time.sleep(0.1)
+        # Idle, it stops saving (each save reads every table whole) after one more interval for late writes …
+        tables = tmp_path / "often" / "tables.json"
+        time.sleep(1.5)
+        idle_since = tables.stat().st_mtime_ns
+        time.sleep(2.0)
+        assert tables.stat().st_mtime_ns == idle_since, "saved again with nothing to save"
+        # … and saves again once used.
+        request_id = _one_request(often)
+        deadline = time.monotonic() + 5
+        while not _saved(tmp_path / "often", request_id):
+            assert time.monotonic() < deadline, "no snapshot within 5 s of a request after an idle spell"
+            time.sleep(0.1)
     finally:
         stop_dev(often)
 

@@ -30,8 +30,8 @@ def main() -> None:
               help="Do not run the rollup function on the usage stream (load tests: it reads every event back "
                    "out of the emulator). Usage events are still written; the dashboard's totals stay still.")
 @click.option("--snapshot-every", envvar="OVERSPILL_SNAPSHOT_EVERY", type=click.FloatRange(min=0), default=30.0,
-              show_default=True, help="Seconds between saves of the local state; 0: only on stop (load tests: "
-                                      "each save reads every table whole).")
+              show_default=True, help="Seconds between saves of the local state while it is used (none while "
+                                      "idle); 0: only on stop (load tests: each save reads every table whole).")
 def dev(host: str | None, port: int | None, anthropic_url: str | None, bedrock_endpoint_url: str | None,
         state_dir: str | None, aws_port: int, no_rollups: bool, snapshot_every: float) -> None:
     """Run Overspill locally on the embedded AWS emulator."""
