@@ -92,7 +92,7 @@ def main() -> int:
 
 
 def streaming_memory() -> dict[int, tuple[float, float, int]]:
-    with FakeAnthropic() as fake, overspill_dev_process(fake.url) as dev:
+    with FakeAnthropic() as fake, overspill_dev_process(fake.url, flags=compare.OVERSPILL_FLAGS) as dev:
         peak_rss_while_streaming(dev.pid, dev.base_url, fake, 10)  # warm the instance first
         return {events: peak_rss_while_streaming(dev.pid, dev.base_url, fake, events) for events in (10, 10_000)}
 
@@ -146,7 +146,8 @@ def render_memory(memory, own_us, warm_added, paced, tap_us) -> str:
         "",
         "## Memory while streaming",
         "",
-        "Resident memory of the `overspill dev` process (the gateway; moto runs in a child process) sampled "
+        "Resident memory of the `overspill dev --no-rollups --snapshot-every 0` process (the gateway; moto runs in a "
+        "child process) sampled "
         "every 2 ms while 4 answers stream at once.",
         "",
         "| text events per answer | bytes per answer | baseline RSS | peak RSS | growth |",
