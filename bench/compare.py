@@ -66,8 +66,9 @@ PHASES = ("litellm", "overspill")
 OVERSPILL_FLAGS = ("--no-rollups", "--snapshot-every", "0")
 IDLE_TIMEOUT_S = {"litellm": 5.0, "overspill": 8.0}
 TARGET_RATIO = 4.0  # the issue's target: Overspill adds at least 4x less latency than LiteLLM
-# A gateway serving at this share of its highest throughput (in a mode) is saturated: more clients only queue.
-SATURATED_SHARE = 0.85
+# A gateway serving at most this share of what its clients would get without a queue is saturated: queueing is
+# most of each request's time.
+QUEUED_SHARE = 0.5
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -776,9 +777,10 @@ def _cpu_section(results: dict) -> list[str]:
            "is not what it is made of here. ")
         + "At concurrency 10 and 50 the added time is queueing for one interpreter's CPU (one GIL) on a 2-core "
         "machine that also runs the load generator, the fake upstream and moto. Where both gateways are "
-        f"saturated (each at or past the concurrency of its highest throughput in that mode, or within "
-        f"{1 - SATURATED_SHARE:.0%} of it), a saturated server's time per request is its queue — concurrency ÷ "
-        "throughput — so the ratio of added times there tends to the ratio of throughputs: "
+        f"saturated (each serving at most {QUEUED_SHARE:.0%} of what as many clients would get without a queue, "
+        "concurrency ÷ its time per request at concurrency 1: queueing is most of each request's time), a "
+        "server's time per request is its queue, concurrency ÷ throughput, so the ratio of added times there "
+        "tends to the ratio of throughputs: "
         + "; ".join(f"{mode} at concurrency {c}: {over:.0f} req/s through Overspill and {lite:.0f} through "
                     f"LiteLLM ({over / lite:.1f}×)" for mode, c, over, lite in saturated)
         + ". Those follow the CPU per request above, and Overspill's includes the usage write, a large part that "
@@ -798,22 +800,20 @@ def _cpu_section(results: dict) -> list[str]:
 
 
 def saturated_blocks(results: dict) -> list[tuple[str, int, float, float]]:
-    """(mode, concurrency, Overspill req/s, LiteLLM req/s) of every block where both gateways are saturated: each
-    has reached its highest throughput in that mode at this many clients or fewer, or serves within
-    SATURATED_SHARE of it — more clients only queue (past its peak a server's throughput can even fall)."""
+    """(mode, concurrency, Overspill req/s, LiteLLM req/s) of every block where both gateways are saturated:
+    queueing is most of each request's time there — the gateway serves at most QUEUED_SHARE of what as many
+    clients would get from it without a queue (concurrency ÷ its time per request at concurrency 1)."""
     runs = results["runs"]
-    found = []
-    for mode in MODES:
-        rps = {phase: {c: runs[f"{phase}/{mode}/{c}/{phase}"]["rps"] for c in CONCURRENCIES} for phase in PHASES}
 
-        def saturated(phase: str, concurrency: int, rps: dict = rps) -> bool:
-            peak_at = max(rps[phase], key=rps[phase].get)
-            return concurrency >= peak_at or rps[phase][concurrency] >= SATURATED_SHARE * rps[phase][peak_at]
+    def rps(phase: str, mode: str, concurrency: int) -> float:
+        return runs[f"{phase}/{mode}/{concurrency}/{phase}"]["rps"]
 
-        for concurrency in CONCURRENCIES:
-            if concurrency > 1 and all(saturated(phase, concurrency) for phase in PHASES):
-                found.append((mode, concurrency, rps["overspill"][concurrency], rps["litellm"][concurrency]))
-    return found
+    def saturated(phase: str, mode: str, concurrency: int) -> bool:
+        alone_s = runs[f"{phase}/{mode}/1/{phase}"]["total_p50"] / 1000
+        return rps(phase, mode, concurrency) <= QUEUED_SHARE * concurrency / alone_s
+
+    return [(mode, c, rps("overspill", mode, c), rps("litellm", mode, c)) for mode in MODES for c in CONCURRENCIES
+            if all(saturated(phase, mode, c) for phase in PHASES)]
 
 
 def missed_blocks(results: dict) -> list[tuple[str, int]]:

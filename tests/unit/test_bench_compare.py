@@ -152,7 +152,9 @@ def test_litellm_is_configured_against_the_given_upstreams_with_its_fallback_on_
 # --- The report, from a run's results (synthetic numbers) ---------------------------------------------------------
 
 def synthetic_results(over_added: float, lite_added: float, over_rps: float, lite_rps: float, *,
-                      share_at_10: float = 0.0) -> dict:
+                      share_at_10: float = 0.9) -> dict:
+    """At concurrency 10 each gateway serves ``share_at_10`` of what 10 clients would get without a queue (0.5 or
+    less: saturated); at 50, ``over_rps`` and ``lite_rps``."""
     """A whole run's results as `run()` returns them, with the numbers chosen."""
     runs = {}
     def summary(ttfb, total, rps):
@@ -166,8 +168,9 @@ def synthetic_results(over_added: float, lite_added: float, over_rps: float, lit
                 runs[f"{phase}/{mode}/{block}/direct"] = summary(22, 110, 400)
                 gateway = "overspill" if phase == "overspill" else "litellm"
                 added = over_added if gateway == "overspill" else lite_added
-                top = over_rps if gateway == "overspill" else lite_rps
-                rps = top if block == 50 else (share_at_10 * top if block == 10 and share_at_10 else 40)
+                alone_s = (110 + added + 0.5) / 1000  # the gateway's total p50 at concurrency 1
+                rps = {50: over_rps if gateway == "overspill" else lite_rps, 10: share_at_10 * 10 / alone_s}.get(
+                    block, 1 / alone_s)
                 runs[f"{phase}/{mode}/{block}/{gateway}"] = summary(22 + added, 110 + added, rps)
     memory = {p: {"baseline_mb": 100, "peak_mb": 150, "baseline_tree_mb": 200, "peak_tree_mb": 400,
                   "processes": 2, "non_loopback": [], "peak_threads": 60} for p in compare.PHASES}
@@ -197,13 +200,15 @@ def test_the_report_judges_the_target_and_explains_saturation_from_the_numbers()
 
 def test_a_missed_block_is_explained_by_saturation_only_where_both_gateways_are_saturated():
     # Overspill adds 3.3× less than LiteLLM everywhere: every block misses 4×.
-    at_top = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5, share_at_10=0.9))
-    assert "json at concurrency 10: 127 req/s through Overspill and 57 through LiteLLM (2.2×)" in at_top
-    # Concurrency 1 is never saturated: its misses are named as not explained by saturation.
-    assert "without both gateways saturated: stream at concurrency 1, json at concurrency 1" in at_top
-    below = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5, share_at_10=0.8))
-    assert "json at concurrency 10:" not in below
-    assert "stream at concurrency 1, stream at concurrency 10, json at concurrency 1, json at concurrency 10" in below
+    queued = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5, share_at_10=0.4))
+    assert "json at concurrency 10: 34 req/s through Overspill and 31 through LiteLLM (1.1×)" in queued
+    assert "json at concurrency 50: 141 req/s through Overspill and 64 through LiteLLM (2.2×)" in queued
+    # One request at a time never queues: its misses are named as not explained by saturation.
+    assert "json at concurrency 1:" not in queued
+    assert "without both gateways saturated: stream at concurrency 1, json at concurrency 1" in queued
+    flowing = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5, share_at_10=0.6))
+    assert "json at concurrency 10:" not in flowing
+    assert "stream at concurrency 1, stream at concurrency 10, json at concurrency 1, json at concurrency 10" in flowing
     only_saturated_miss = synthetic_results(3.0, 20.0, 141.0, 63.5)  # 6.7× everywhere …
     for mode in compare.MODES:  # … but 2.2× at concurrency 50, where both are saturated
         only_saturated_miss["runs"][f"overspill/{mode}/50/overspill"]["ttfb_p50"] += 6
@@ -211,11 +216,3 @@ def test_a_missed_block_is_explained_by_saturation_only_where_both_gateways_are_
     explained = compare.render_markdown(only_saturated_miss)
     assert "Every block that misses the 4× target is a saturated one, listed above" in explained
     assert "misses the 4×" not in compare.render_markdown(synthetic_results(3.0, 20.0, 141.0, 63.5))
-
-
-def test_a_gateway_past_its_peak_throughput_counts_as_saturated():
-    # Both serve more at concurrency 10 than at 50 (past the peak, threads contend): both blocks are saturated.
-    past_peak = compare.render_markdown(synthetic_results(6.0, 20.0, 141.0, 63.5, share_at_10=1.3))
-    assert "json at concurrency 10: 183 req/s through Overspill and 83 through LiteLLM (2.2×)" in past_peak
-    assert "json at concurrency 50: 141 req/s through Overspill and 64 through LiteLLM (2.2×)" in past_peak
-    assert "without both gateways saturated: stream at concurrency 1, json at concurrency 1" in past_peak
