@@ -56,6 +56,13 @@ class ConfigError(ValueError):
     """A context value is missing or malformed; the message names the context key."""
 
 
+def _check_whole_numbers(*checks: tuple[str, Any, tuple[int, int], str]) -> None:
+    """Each (context key, value, (lowest, highest), what it means): a whole number in range, else a ConfigError."""
+    for key, value, (low, high), what in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"context {key!r} must be a whole number from {low} to {high} ({what}); got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class DeployConfig:
     stage: str = "dev"
@@ -208,29 +215,22 @@ class DeployConfig:
                               f"certificate/<id>; got {certificate!r}")
 
     def _check_key_failure_throttle(self) -> None:
-        for key, value, (low, high), what in (
-                ("keyFailureLimit", self.key_failure_limit, KEY_FAILURE_LIMIT,
-                 "requests with a rejected access key from one address within the window before it gets 429s; "
-                 "0: off"),
-                ("keyFailureWindowSeconds", self.key_failure_window_s, KEY_FAILURE_WINDOW_S,
-                 "seconds over which the proxy counts one address's rejected access keys")):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"context {key!r} must be a whole number from {low} to {high} ({what}); "
-                                  f"got {value!r}")
+        _check_whole_numbers(
+            ("keyFailureLimit", self.key_failure_limit, KEY_FAILURE_LIMIT,
+             "requests with a rejected access key from one address within the window before it gets 429s; 0: off"),
+            ("keyFailureWindowSeconds", self.key_failure_window_s, KEY_FAILURE_WINDOW_S,
+             "seconds over which the proxy counts one address's rejected access keys"))
 
     def _check_rest_api(self) -> None:
         if not isinstance(self.rest_api, bool):
             raise ConfigError(f"context 'restApi' must be true or false; got {self.rest_api!r}")
-        for key, value, (low, high), what in (
-                ("restApiRateLimit", self.rest_api_rate_limit, REST_API_RATE_LIMIT,
-                 "requests per second through the API Gateway stage, all clients together"),
-                ("restApiBurstLimit", self.rest_api_burst_limit, REST_API_BURST_LIMIT,
-                 "requests the API Gateway stage takes at once above its rate"),
-                ("wafRateLimitPer5Min", self.waf_rate_limit_per_5min, WAF_RATE_LIMIT_PER_5MIN,
-                 "requests from one IP address in 5 minutes before AWS WAF blocks it")):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"context {key!r} must be a whole number from {low} to {high} ({what}); "
-                                  f"got {value!r}")
+        _check_whole_numbers(
+            ("restApiRateLimit", self.rest_api_rate_limit, REST_API_RATE_LIMIT,
+             "requests per second through the API Gateway stage, all clients together"),
+            ("restApiBurstLimit", self.rest_api_burst_limit, REST_API_BURST_LIMIT,
+             "requests the API Gateway stage takes at once above its rate"),
+            ("wafRateLimitPer5Min", self.waf_rate_limit_per_5min, WAF_RATE_LIMIT_PER_5MIN,
+             "requests from one IP address in 5 minutes before AWS WAF blocks it"))
         domain, certificate = self.rest_api_domain_name, self.rest_api_certificate_arn
         if not isinstance(domain, str) or not isinstance(certificate, str) or bool(domain) != bool(certificate):
             raise ConfigError(f"context 'restApiDomainName' and 'restApiCertificateArn' go together: give both (the "
