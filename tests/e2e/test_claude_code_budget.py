@@ -4,40 +4,27 @@ at once with a message naming the budget, not retry for minutes."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from overspill.local.targets import local_settings
-from overspill.store.models import UsageRollupModel, UserModel, bind_models
+from overspill.store.models import UsageRollupModel, UserModel
 from overspill.usage.rollups import Kind, RollupKey
-from tests.e2e.conftest import start_dev, stop_dev
-from tests.e2e.test_claude_code_through_dev import run_claude
-from tests.support.fake_anthropic import Scenario
+from tests.e2e.limited_plan import claude_code_on_a_limited_plan
 
 
 def test_claude_code_stops_at_once_when_the_budget_is_used_up(anthropic, bedrock, tmp_path):
-    anthropic.set_default(Scenario.plan_limit(int(time.time() + 3600)))
-    state_dir = tmp_path / "state"
-    dev = start_dev(anthropic.url, state_dir, bedrock_url=bedrock.url,
-                    bedrock_model_map=json.dumps({"claude-opus-5-5": "us.anthropic.claude-opus-5-5-v1:0"}))
-    try:
+    def spent_past_the_budget() -> None:
         # What an admin and the rollups would have done: a $25 budget, $25.40 of Bedrock spent this month.
-        bind_models(local_settings(state_dir))
         UserModel.get("usr_demo").update(actions=[UserModel.budget_usd.set(Decimal("25"))])
         month = datetime.now(UTC).strftime("%Y-%m")
         key = RollupKey(Kind.USER_MONTH, month, user_id="usr_demo", route="bedrock")
         UsageRollupModel(key.pk, key.sk, kind=str(key.kind), kind_period=key.kind_period, period=month,
                          user_id="usr_demo", route="bedrock", requests=40, cost_usd=Decimal("25.40")).save()
 
-        home = tmp_path / "home"
-        home.mkdir()
-        started = time.monotonic()
-        result = run_claude(dev.base_url, home, "reply with: hello", ANTHROPIC_API_KEY="sk-ant-api03-e2e")
-        elapsed = time.monotonic() - started
-    finally:
-        anthropic.set_default(None)
-        stop_dev(dev)
+    # Claude Code 2.1.328 defaults to claude-opus-5-5, which the built-in table does not map: an admin would.
+    result, elapsed = claude_code_on_a_limited_plan(
+        anthropic, bedrock, tmp_path, reset_in_s=3600, prepare=spent_past_the_budget,
+        bedrock_model_map=json.dumps({"claude-opus-5-5": "us.anthropic.claude-opus-5-5-v1:0"}))
 
     answer = json.loads(result.stdout)
     assert answer["is_error"] is True, answer

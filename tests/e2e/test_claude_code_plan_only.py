@@ -4,30 +4,17 @@ must stop at once and say so, not retry for minutes against a limit that cannot 
 from __future__ import annotations
 
 import json
-import time
 
-from overspill.local.targets import local_settings
-from overspill.store.models import UserModel, bind_models
-from tests.e2e.conftest import start_dev, stop_dev
-from tests.e2e.test_claude_code_through_dev import run_claude
-from tests.support.fake_anthropic import Scenario
+from overspill.store.models import UserModel
+from tests.e2e.limited_plan import claude_code_on_a_limited_plan
 
 
 def test_claude_code_stops_at_once_on_a_plan_limit_when_the_developer_never_falls_back(anthropic, bedrock, tmp_path):
-    anthropic.set_default(Scenario.plan_limit(int(time.time() + 3 * 3600)))
-    state_dir = tmp_path / "state"
-    dev = start_dev(anthropic.url, state_dir, bedrock_url=bedrock.url)
-    try:
-        bind_models(local_settings(state_dir))
+    def never_fall_back() -> None:
         UserModel.get("usr_demo").update(actions=[UserModel.routing_mode.set("plan_only")])
-        home = tmp_path / "home"
-        home.mkdir()
-        started = time.monotonic()
-        result = run_claude(dev.base_url, home, "reply with: hello", ANTHROPIC_API_KEY="sk-ant-api03-e2e")
-        elapsed = time.monotonic() - started
-    finally:
-        anthropic.set_default(None)
-        stop_dev(dev)
+
+    result, elapsed = claude_code_on_a_limited_plan(anthropic, bedrock, tmp_path, reset_in_s=3 * 3600,
+                                                    prepare=never_fall_back)
 
     answer = json.loads(result.stdout)
     assert answer["is_error"] is True, answer
